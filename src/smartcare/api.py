@@ -1,0 +1,16 @@
+"""Mounts every app's router on one API under /api/."""
+
+from smartcare.accounts.api import router as accounts_router
+from smartcare.accounts.auth import API_AUTH
+from smartcare.audit.api import router as audit_router
+from smartcare.core.api import build_api
+from smartcare.notifications.api import router as notifications_router
+from smartcare.organization.api import router as organization_router
+from smartcare.patients.api import router as patients_router
+
+api = build_api(API_AUTH)
+api.add_router("/accounts/", accounts_router)
+api.add_router("/audit/", audit_router)
+api.add_router("/notifications/", notifications_router)
+api.add_router("/organization/", organization_router)
+api.add_router("/patients/", patients_router)

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from smartcare.api import api
+from smartcare.web import views as web_views
+
+urlpatterns = [
+    path("", include("smartcare.web.urls")),
+    path("accounts/", include("smartcare.accounts.urls")),
+    path("patients/", include("smartcare.patients.urls")),
+    path("audit/", include("smartcare.audit.urls")),
+    path("notifications/", include("smartcare.notifications.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("healthz", web_views.healthz, name="healthz"),
+]

@@ -1,0 +1,60 @@
+"""The navigation menu: each module registers its entries with the capability that shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from smartcare.core.permissions import has_capability
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: Promise | str
+    url_name: str
+    capability: str | None
+    icon: str = ""
+    order: int = 100
+
+
+_ITEMS: list[NavItem] = []
+
+
+def register(item: NavItem) -> None:
+    if item not in _ITEMS:
+        _ITEMS.append(item)
+        _ITEMS.sort(key=lambda i: i.order)
+
+
+def items_for(user: Any) -> list[dict[str, Any]]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    visible = []
+    for item in _ITEMS:
+        if item.capability is None or has_capability(user, item.capability):
+            visible.append({"label": item.label, "url": reverse(item.url_name), "icon": item.icon})
+    return visible
+
+
+register(NavItem(_("Home"), "web:home", None, "house", 0))
+register(NavItem(_("My record"), "patients:me", "patients.view_own", "person-vcard", 10))
+register(NavItem(_("Patients"), "patients:search", "patients.search", "people", 20))
+register(NavItem(_("Scan one code"), "patients:scan", "patients.search", "qr-code-scan", 21))
+register(NavItem(_("Register patient"), "patients:register", "patients.register", "person-plus", 22))
+register(NavItem(_("Departments"), "web:departments", "organization.view", "diagram-3", 60))
+register(NavItem(_("Audit trail"), "audit:search", "audit.view", "shield-check", 80))
+register(
+    NavItem(
+        _("Break-the-glass review"),
+        "accounts:break_glass_review",
+        "audit.break_glass_review",
+        "exclamation-octagon",
+        81,
+    )
+)
+register(NavItem(_("Inbox"), "notifications:inbox", "notifications.inbox", "envelope", 90))
+register(NavItem(_("Administration"), "admin:index", "admin.master_data", "gear", 95))

@@ -1,0 +1,90 @@
+"""Shared fixtures and the rules for tests that need real services.
+
+Marked tests (postgres, redis, mqtt, browser) need the real thing. With CI=true a missing service
+is a failure; elsewhere the test is skipped with the reason printed. Tests marked ``postgres``
+run in the PostgreSQL pass of CI (DATABASE_URL=postgres://...) and are deselected on SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+os.environ.setdefault("SMARTCARE_TESTING", "1")
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+MQTT_URL = os.environ.get("MQTT_URL") or "mqtt://127.0.0.1:1883"
+CHROMIUM = os.environ.get("SMARTCARE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def _missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true and a required service is missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    if on_postgres:
+        return
+    selected, deselected = [], []
+    for item in items:
+        (deselected if item.get_closest_marker("postgres") else selected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+        print(
+            f"\n{len(deselected)} PostgreSQL tests deselected: they run in the PostgreSQL pass (DATABASE_URL)"
+        )
+
+
+def pytest_runtest_setup(item: Any) -> None:
+    if item.get_closest_marker("redis") and not _reachable(REDIS_URL, 6379):
+        _missing(f"Redis not reachable at {REDIS_URL}")
+    if item.get_closest_marker("mqtt") and not _reachable(MQTT_URL, 1883):
+        _missing(f"MQTT broker not reachable at {MQTT_URL}")
+    if item.get_closest_marker("browser") and not os.path.exists(CHROMIUM):
+        _missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _immediate_tasks(settings: Any) -> None:
+    """Unit tests run background tasks inline; the worker tests start real workers instead."""
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}
+    }
+    settings.AXES_ENABLED = True
+
+
+@pytest.fixture(autouse=True)
+def _reset_axes_cache() -> Any:
+    yield
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture()
+def hospital(db: Any) -> Any:
+    from tests.factories import build_hospital
+
+    return build_hospital()
