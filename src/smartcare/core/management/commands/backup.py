@@ -17,8 +17,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from smartcare import __version__
+from smartcare.audit.choices import AuditAction
 from smartcare.audit.models import AuditHead
-from smartcare.core import clock
+from smartcare.audit.services import record
+from smartcare.core import clock, context
 
 
 def pg_env() -> dict[str, str]:
@@ -52,6 +54,16 @@ class Command(BaseCommand):
         target = Path(options["path"]).resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
         vendor = connection.vendor
+        # A backup is an export of every patient's data: it goes into the audit trail first,
+        # so the archive contains its own export event.
+        with context.acting(context.RequestContext(channel="cli")):
+            record(
+                None,
+                AuditAction.EXPORT,
+                actor_username="cli:backup",
+                obj=("backup", target.name),
+                detail={"include_keys": bool(options["include_keys"])},
+            )
         head = AuditHead.objects.filter(id=1).first()
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)

@@ -75,9 +75,23 @@ class Command(BaseCommand):
             media = work / "media"
             if media.exists():
                 shutil.copytree(media, settings.MEDIA_ROOT, dirs_exist_ok=True)
-        from smartcare.audit.services import verify_chain
+        from smartcare.audit.choices import AuditAction
+        from smartcare.audit.services import record, verify_chain
+        from smartcare.core import context
 
         result = verify_chain()
+        with context.acting(context.RequestContext(channel="cli")):
+            record(
+                None,
+                AuditAction.SYSTEM,
+                actor_username="cli:restore",
+                obj=("backup", source.name),
+                detail={
+                    "event": "restored",
+                    "backup_created_at": manifest.get("created_at"),
+                    "chain_ok_before": result.ok,
+                },
+            )
         status = "intact" if result.ok else f"BROKEN at {result.first_bad_sequence}: {result.problem}"
         self.stdout.write(
             self.style.SUCCESS(

@@ -13,7 +13,9 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from smartcare.core import crypto
+from smartcare.audit.choices import AuditAction
+from smartcare.audit.services import record
+from smartcare.core import context, crypto
 from smartcare.core.fields import EncryptedTextField
 
 
@@ -49,4 +51,12 @@ class Command(BaseCommand):
                         row.save()
                         total += 1
             self.stdout.write(f"{model._meta.label}: {len(pks)} rows re-encrypted ({', '.join(names)})")
+        with context.acting(context.RequestContext(channel="cli")):
+            record(
+                None,
+                AuditAction.SYSTEM,
+                actor_username="cli:rotate-field-key",
+                obj=("field_key", current.key_id),
+                detail={"rows": total},
+            )
         self.stdout.write(self.style.SUCCESS(f"done: {total} rows now under key {current.key_id}"))
