@@ -7,6 +7,7 @@ from smartcare.core.api import build_api
 from smartcare.notifications.api import router as notifications_router
 from smartcare.organization.api import router as organization_router
 from smartcare.patients.api import router as patients_router
+from smartcare.scheduling.api import router as scheduling_router
 
 api = build_api(API_AUTH)
 api.add_router("/accounts/", accounts_router)
@@ -14,3 +15,4 @@ api.add_router("/audit/", audit_router)
 api.add_router("/notifications/", notifications_router)
 api.add_router("/organization/", organization_router)
 api.add_router("/patients/", patients_router)
+api.add_router("/booking/", scheduling_router)

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "smartcare.notifications",
     "smartcare.organization",
     "smartcare.patients",
+    "smartcare.scheduling",
+    "smartcare.visits",
     "smartcare.simulation",
     "smartcare.web",
 ]
@@ -229,5 +231,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("SMARTCARE_LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
 }
+
+# Booking reminders: the evening before (hour, local time) and this many minutes before.
+SMARTCARE_REMINDER_DAY_BEFORE_HOUR = env_int("SMARTCARE_REMINDER_DAY_BEFORE_HOUR", 18)
+SMARTCARE_REMINDER_MINUTES_BEFORE = env_int("SMARTCARE_REMINDER_MINUTES_BEFORE", 120)
 
 SMARTCARE_HOSPITAL_NAME = os.environ.get("SMARTCARE_HOSPITAL_NAME", "")

@@ -10,6 +10,8 @@ urlpatterns = [
     path("patients/", include("smartcare.patients.urls")),
     path("audit/", include("smartcare.audit.urls")),
     path("notifications/", include("smartcare.notifications.urls")),
+    path("booking/", include("smartcare.scheduling.urls")),
+    path("visits/", include("smartcare.visits.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

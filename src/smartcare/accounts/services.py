@@ -124,9 +124,10 @@ def break_the_glass(user: Any, patient: Any, reason: str) -> BreakGlassGrant:
     )
     record(user, AuditAction.BREAK_GLASS, patient=patient, obj=grant, reason=reason)
     heads = (
+        # A head who broke the glass cannot review their own access (auditors do), so is not asked to.
         User.objects.filter(
             role=Role.DEPARTMENT_HEAD, is_active=True, practitioner__department_id=department_id
-        )
+        ).exclude(pk=user.pk)
         if department_id is not None
         else User.objects.none()
     )

@@ -23,9 +23,12 @@ class AuditEvent(models.Model):
 
     sequence = models.BigIntegerField(_("sequence"), unique=True)
     occurred_at = models.DateTimeField(_("time"), db_index=True)
+    # No database constraint and no SET_NULL: the actor id is part of the hashed content, so
+    # deleting a user must not rewrite their events (that would read as tampering).
     actor = models.ForeignKey(
         "accounts.User",
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="+",

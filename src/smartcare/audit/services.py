@@ -131,8 +131,20 @@ def verify_chain(batch_size: int = 5000) -> VerificationResult:
                 last_seen + 1,
                 f"events {last_seen + 1} to {head.last_sequence} are missing: deleted from the end",
             )
+        if head.last_sequence < last_seen:
+            return VerificationResult(
+                False,
+                checked,
+                head.last_sequence + 1,
+                f"events after {head.last_sequence} are not covered by the chain head: inserted",
+            )
+        # Same length, other hash: the last event was rewritten (with its own hash recomputed,
+        # which no later link can reveal) or the head itself was changed.
         return VerificationResult(
-            False, checked, head.last_sequence + 1, "the chain head does not match the events"
+            False,
+            checked,
+            last_seen or 1,
+            f"event {last_seen} does not match the chain head: changed or replaced",
         )
     if head is None and checked:
         return VerificationResult(False, checked, 1, "the chain head is missing")

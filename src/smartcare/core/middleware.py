@@ -15,16 +15,27 @@ from smartcare.core.errors import CodedError
 
 
 def client_address(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or what trusted proxies say in X-Forwarded-For.
+
+    Each proxy appends the address it saw, so the list is read from the right and the first
+    address not belonging to a trusted proxy is the client; anything left of it was written by
+    the client itself and could be forged.
+    """
     remote = request.META.get("REMOTE_ADDR", "") or ""
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded and remote in settings.SMARTCARE_TRUSTED_PROXIES:
-        candidate = forwarded.split(",")[0].strip()
+    trusted = settings.SMARTCARE_TRUSTED_PROXIES
+    if not forwarded or remote not in trusted:
+        return remote
+    address = remote
+    for candidate in reversed([part.strip() for part in forwarded.split(",")]):
         try:
             ipaddress.ip_address(candidate)
-            return candidate
         except ValueError:
-            return remote
-    return remote
+            return address
+        address = candidate
+        if candidate not in trusted:
+            return candidate
+    return address
 
 
 def channel_of(path: str) -> str:

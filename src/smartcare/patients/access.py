@@ -6,7 +6,8 @@
   audit event, and raises ``NotFound`` both when the patient does not exist and when the user
   may not see them, so the two cannot be told apart.
 
-Rules: patients see themselves (and whoever a later module links them to); doctors, nurses and
+Rules: patients see themselves and the family members linked to them; external channels see
+the patients who signed in through them (channel bindings); doctors, nurses and
 department heads see patients with an active care relationship with their department or with
 them personally, or for whom they broke the glass with a written reason; front-desk staff see
 demographics of every patient (registration, check-in) but never the clinical record; other
@@ -42,6 +43,10 @@ _ALLOWED_ACTIONS: dict[str, set[str]] = {
         AccessAction.EXPORT,
     },
     Role.FRONT_DESK: {AccessAction.VIEW, AccessAction.UPDATE},
+    # A channel acts for patients bound to it: it may see and book for them, not read records.
+    Role.CHANNEL: {AccessAction.VIEW, AccessAction.UPDATE},
+    # Devices (kiosks) act for a patient only while the patient is present (see visits.access).
+    Role.DEVICE: {AccessAction.VIEW},
 }
 
 _AUDIT_ACTION = {
@@ -69,7 +74,17 @@ def visibility_filter(user: Any) -> Q | None:
     role = getattr(user, "role", "")
     condition: Q | None = None
     if role == Role.PATIENT:
-        condition = Q(user=user)
+        from smartcare.patients.models import FamilyLink
+
+        condition = Q(user=user) | Q(
+            pk__in=FamilyLink.objects.filter(user=user, ended_at=None).values("patient_id")
+        )
+    elif role == Role.CHANNEL:
+        from smartcare.patients.models import ChannelBinding
+
+        condition = Q(
+            pk__in=ChannelBinding.objects.filter(channel_user=user, revoked_at=None).values("patient_id")
+        )
     elif role in CLINICAL_ROLES:
         relationships = CareRelationship.objects.active()
         department_id = _department_id(user)

@@ -7,7 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 from pydantic import Field
 
+from smartcare.accounts.errors import BreakGlassNotAllowed
 from smartcare.accounts.services import break_the_glass
+from smartcare.core.permissions import has_capability
 from smartcare.patients import selectors, services
 from smartcare.patients.access import access_patient
 from smartcare.patients.choices import AccessAction
@@ -129,6 +131,10 @@ class BreakGlassOut(Schema):
     summary="Emergency access without a care relationship (audited, reviewed)",
 )
 def break_glass(request: HttpRequest, patient_id: int, payload: BreakGlassIn) -> tuple[int, dict[str, Any]]:
+    # Refuse roles without break-the-glass before looking the patient up, so that the answer
+    # does not tell them whether the patient exists.
+    if not has_capability(request.user, "patients.break_glass"):
+        raise BreakGlassNotAllowed()
     patient = Patient.objects.filter(pk=patient_id).first()
     if patient is None:
         from smartcare.core.errors import NotFound

@@ -27,7 +27,7 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         condition = visibility_filter(user)
         if condition is None:
             return self.none()
-        return self.filter(condition).distinct() if condition != Q() else self.all()
+        return self.filter(condition) if condition != Q() else self.all()
 
     def by_national_id(self, national_id: str) -> PatientQuerySet:
         return self.filter(national_id_hash=crypto.blind_index(national_id))
@@ -118,3 +118,53 @@ class Consent(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.granted}"
+
+
+class FamilyLink(TimeStampedModel):
+    """A portal user who may act for another patient (a parent for a child, a child for a parent)."""
+
+    user = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.CASCADE,
+        related_name="family_links",
+        verbose_name=_("family member"),
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="family_links", verbose_name=_("patient")
+    )
+    relationship = models.CharField(_("relationship"), max_length=40)
+    verified_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("verified by")
+    )
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("family link")
+        verbose_name_plural = _("family links")
+        constraints = [models.UniqueConstraint(fields=["user", "patient"], name="one_family_link")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} -> {self.patient_id}"
+
+
+class ChannelBinding(TimeStampedModel):
+    """An external channel (app, mini-program) acting for a patient who signed in through it."""
+
+    channel_user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="channel_bindings", verbose_name=_("channel")
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="channel_bindings", verbose_name=_("patient")
+    )
+    external_id = models.CharField(_("channel's user id"), max_length=100, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("channel binding")
+        verbose_name_plural = _("channel bindings")
+        constraints = [
+            models.UniqueConstraint(fields=["channel_user", "patient"], name="one_channel_binding")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_user_id} -> {self.patient_id}"

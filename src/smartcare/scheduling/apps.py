@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SchedulingConfig(AppConfig):
+    name = "smartcare.scheduling"
+    label = "scheduling"
+    verbose_name = _("Scheduling and booking")
+
+    def ready(self) -> None:
+        from smartcare.scheduling import roles  # noqa: F401

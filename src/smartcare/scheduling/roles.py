@@ -1,0 +1,24 @@
+from smartcare.accounts.choices import Role
+from smartcare.core.permissions import grant
+
+grant(
+    "scheduling.book",
+    Role.PATIENT,
+    Role.FRONT_DESK,
+    Role.DOCTOR,
+    Role.NURSE,
+    Role.DEPARTMENT_HEAD,
+    Role.CHANNEL,
+    Role.DEVICE,
+)
+grant("scheduling.manage", Role.FRONT_DESK, Role.DEPARTMENT_HEAD, Role.OPERATIONS_MANAGER)
+grant(
+    "scheduling.view_schedule",
+    Role.PATIENT,
+    Role.FRONT_DESK,
+    Role.DOCTOR,
+    Role.NURSE,
+    Role.DEPARTMENT_HEAD,
+    Role.OPERATIONS_MANAGER,
+    Role.CHANNEL,
+)
