@@ -143,3 +143,59 @@ def as_user(client: Any, user: Any) -> Any:
     if user is not None:
         client.force_login(user)
     return client
+
+
+# --- Helpers for tests that start real processes (workers, the `smartcare` CLI) -----------------
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL for the test database, so a child process sees the data a test committed.
+
+    During a test the settings already point at the test database (a SQLite file, or the
+    PostgreSQL ``test_*`` database that pytest-django created).
+    """
+    from urllib.parse import quote
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(str(db.get("USER") or ""), safe="")
+    if db.get("PASSWORD"):
+        credentials += ":" + quote(str(db["PASSWORD"]), safe="")
+    return f"postgres://{credentials}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def child_env(**overrides: str | None) -> dict[str, str]:
+    """The environment for a child ``smartcare`` process on the test database.
+
+    Keeps SMARTCARE_VAR_DIR (and so the field key in its secrets.json); drops the switches
+    that would route tasks elsewhere. A value of None removes the variable.
+    """
+    import os
+
+    from django.conf import settings
+
+    env = dict(os.environ)
+    for name in ("REDIS_URL", "SMARTCARE_TASKS_IMMEDIATE", "DJANGO_SETTINGS_MODULE"):
+        env.pop(name, None)
+    env["DATABASE_URL"] = test_database_url()
+    env["DJANGO_SETTINGS_MODULE"] = "smartcare.settings"
+    # The child must decrypt what this process encrypted, even under overridden keys.
+    env["SMARTCARE_FIELD_KEY"] = settings.SMARTCARE_FIELD_KEY
+    env["SMARTCARE_FIELD_KEYS_RETIRED"] = ",".join(settings.SMARTCARE_FIELD_KEYS_RETIRED)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def smartcare_executable() -> str:
+    """The ``smartcare`` console script of the running virtualenv."""
+    import sys
+    from pathlib import Path
+
+    return str(Path(sys.executable).with_name("smartcare"))

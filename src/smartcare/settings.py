@@ -20,7 +20,6 @@ PROJECT_DIR = BASE_DIR.parent.parent
 VAR_DIR = Path(os.environ.get("SMARTCARE_VAR_DIR", PROJECT_DIR / "var"))
 
 DEBUG = env_bool("SMARTCARE_DEBUG", default=False)
-TESTING = env_bool("SMARTCARE_TESTING", default=False)
 
 _local = load_local_secrets(VAR_DIR)
 SECRET_KEY = os.environ.get("SMARTCARE_SECRET_KEY") or _local["secret_key"]
@@ -138,7 +137,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
     RQ_QUEUES = {}
-if os.environ.get("SMARTCARE_TASKS_IMMEDIATE"):
+if env_bool("SMARTCARE_TASKS_IMMEDIATE", default=False):
     TASKS = {
         "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}
     }
@@ -212,6 +211,7 @@ TIME_ZONE = os.environ.get("SMARTCARE_TIME_ZONE", "Asia/Shanghai")
 # --- Static files ------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -235,5 +235,13 @@ LOGGING = {
 # Booking reminders: the evening before (hour, local time) and this many minutes before.
 SMARTCARE_REMINDER_DAY_BEFORE_HOUR = env_int("SMARTCARE_REMINDER_DAY_BEFORE_HOUR", 18)
 SMARTCARE_REMINDER_MINUTES_BEFORE = env_int("SMARTCARE_REMINDER_MINUTES_BEFORE", 120)
+
+# Delivery of SMS: a dotted path to a class with send(phone, text) (see notifications/providers.py).
+SMARTCARE_SMS_PROVIDER = os.environ.get(
+    "SMARTCARE_SMS_PROVIDER", "smartcare.notifications.providers.LogSmsProvider"
+)
+
+# Waiting-room display links stay valid this many days.
+SMARTCARE_DISPLAY_TOKEN_DAYS = env_int("SMARTCARE_DISPLAY_TOKEN_DAYS", 180)
 
 SMARTCARE_HOSPITAL_NAME = os.environ.get("SMARTCARE_HOSPITAL_NAME", "")

@@ -22,7 +22,7 @@ class UserAdmin(BaseUserAdmin):
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("name", "prefix", "user", "created_at", "expires_at", "revoked_at", "last_used_at")
-    readonly_fields = ("prefix", "token_hash", "last_used_at")
+    readonly_fields = ("user", "prefix", "token_hash", "last_used_at")
     list_filter = ("revoked_at",)
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ class CareRelationshipKind(models.TextChoices):
     FOLLOW_UP = "follow_up", _("Follow-up assignment")
     ADMISSION = "admission", _("Admission")
     REFERRAL = "referral", _("Referral")
+    REGISTRATION = "registration", _("Registration by the care team")
 
 
 class BreakGlassStatus(models.TextChoices):

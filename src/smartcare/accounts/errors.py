@@ -43,3 +43,10 @@ class ReviewNotAllowed(CodedError):
     status = 404
     title = _("Not found")
     message = _("The requested record does not exist or you may not see it.")
+
+
+class TokenOwnerNotAllowed(CodedError):
+    code = "ACCT-007"
+    status = 400
+    title = _("Not a machine identity")
+    message = _("API tokens are only issued to machine identities (devices and external channels).")

@@ -20,6 +20,7 @@ from smartcare.accounts.errors import (
     BreakGlassReasonRequired,
     InvalidToken,
     ReviewNotAllowed,
+    TokenOwnerNotAllowed,
 )
 from smartcare.accounts.models import ApiToken, BreakGlassGrant, CareRelationship, User
 from smartcare.audit.choices import AuditAction
@@ -35,6 +36,10 @@ BREAK_GLASS_MIN_REASON = 15
 def create_api_token(actor: Any, *, user: User, name: str, expires_at: dt.datetime | None = None) -> str:
     """Create a token for ``user`` (an integration identity). Returns the secret, shown once."""
     require_capability(actor, "accounts.api_tokens")
+    if not user.is_machine or not user.is_active:
+        # A token skips two-factor sign-in, so people never get one: integrations use a machine
+        # identity (device or channel) of their own.
+        raise TokenOwnerNotAllowed()
     prefix, secret = ApiToken.new_secret()
     token = ApiToken.objects.create(
         user=user, name=name, prefix=prefix, token_hash=ApiToken.hash(secret), expires_at=expires_at

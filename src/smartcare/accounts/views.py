@@ -38,6 +38,23 @@ class LogoutView(auth_views.LogoutView):
     pass
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+
+    def get_success_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("accounts:profile")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        record(
+            self.request.user, AuditAction.UPDATE, obj=self.request.user, detail={"event": "password changed"}
+        )
+        messages.success(self.request, _("Your password was changed."))
+        return response
+
+
 def lockout_response(
     request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any
 ) -> HttpResponse:
@@ -74,7 +91,8 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     if enrolling:
         context["qr_svg"] = segno.make(device.config_url, error="m").svg_inline(scale=4)
         context["secret"] = base64.b32encode(device.bin_key).decode()
-    return render(request, "accounts/two_factor.html", context, status=400 if error else 200)
+    refused = error is not None or (request.method == "POST" and not form.is_valid())
+    return render(request, "accounts/two_factor.html", context, status=400 if refused else 200)
 
 
 @login_required

@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from smartcare.core.errors import CodedError, InvalidInput, NotAuthenticated, NotFound
+from smartcare.core.errors import CodedError, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from smartcare.core.middleware import problem_response
 
 
@@ -47,6 +47,15 @@ def build_api(auth: list[Any]) -> NinjaAPI:
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if exc.status_code == 400:
+            # Django Ninja raises this for a body that is not JSON at all: bad input like any other.
+            message = _("The request body or parameters are not valid.")
+            return problem_response(InvalidInput(message, errors={"body": [str(exc)]}), request)
+        if exc.status_code == 403:
+            # Django Ninja's CSRF check for session-authenticated calls.
+            return problem_response(
+                PermissionDenied(_("The request was refused: %(reason)s") % {"reason": exc}), request
+            )
         error = CodedError(str(exc))
         error.status = exc.status_code  # type: ignore[misc]
         return problem_response(error, request)

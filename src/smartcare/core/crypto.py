@@ -79,10 +79,10 @@ def decrypt(token: str, *, associated: bytes = b"smartcare") -> str:
         raise DecryptionError("not an encrypted value") from exc
     if prefix != PREFIX or key_id not in ring:
         raise DecryptionError(f"unknown key {key_id}")
-    raw = base64.b64decode(body)
     try:
+        raw = base64.b64decode(body)
         return AESGCM(ring[key_id].key).decrypt(raw[:12], raw[12:], associated).decode("utf-8")
-    except Exception as exc:  # InvalidTag: wrong key or changed ciphertext
+    except Exception as exc:  # bad base64, InvalidTag: wrong key or changed ciphertext
         raise DecryptionError("ciphertext does not authenticate") from exc
 
 
@@ -96,6 +96,23 @@ def blind_index(value: str) -> str:
     _primary, _ring, index_key = keyring()
     normalised = "".join(value.split()).upper()
     return hmac.new(index_key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def blind_indexes(value: str) -> list[str]:
+    """The value's keyed hash under the current key and every retired key, so that lookups keep
+    finding rows that a key rotation has not re-encrypted yet."""
+    current, ring, _index = keyring()
+    normalised = "".join(value.split()).upper().encode("utf-8")
+    hashes_ = []
+    for key in [current, *[k for k in ring.values() if k.key_id != current.key_id]]:
+        index_key = _index_key(key.key)
+        hashes_.append(hmac.new(index_key, normalised, hashlib.sha256).hexdigest())
+    return hashes_
+
+
+@lru_cache(maxsize=16)
+def _index_key(key: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"smartcare-blind-index").derive(key)
 
 
 def generate_key() -> str:

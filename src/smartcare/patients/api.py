@@ -95,7 +95,8 @@ def by_code(request: HttpRequest, code: str) -> dict[str, Any]:
     return _detail(access_patient(request.user, code if code.startswith("P") else None, AccessAction.VIEW))
 
 
-@router.get("/{patient_id}", response=PatientOut, summary="One patient")
+# int: so that one-segment routes declared further down (/channel-bindings) are not taken for an id.
+@router.get("/{int:patient_id}", response=PatientOut, summary="One patient")
 def detail(request: HttpRequest, patient_id: int) -> dict[str, Any]:
     return _detail(access_patient(request.user, patient_id, AccessAction.VIEW))
 
@@ -110,7 +111,7 @@ class PatientUpdateIn(Schema):
     insurance_number: str | None = Field(default=None, max_length=64)
 
 
-@router.patch("/{patient_id}", response=PatientOut, summary="Update contact and insurance details")
+@router.patch("/{int:patient_id}", response=PatientOut, summary="Update contact and insurance details")
 def update(request: HttpRequest, patient_id: int, payload: PatientUpdateIn) -> dict[str, Any]:
     changes = payload.dict(exclude_none=True)
     return _detail(services.update_patient(request.user, patient_id, changes))
@@ -148,3 +149,69 @@ def break_glass(request: HttpRequest, patient_id: int, payload: BreakGlassIn) ->
 def one_code(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = access_patient(request.user, patient_id, AccessAction.VIEW)
     return HttpResponse(one_code_svg(patient), content_type="image/svg+xml")
+
+
+class ChannelBindingIn(Schema):
+    national_id: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Field(min_length=1, max_length=32)
+    external_id: str = Field(default="", max_length=100)
+
+
+class ChannelBindingOut(Schema):
+    id: int
+    patient_id: int
+    one_code: str
+
+
+@router.post(
+    "/channel-bindings",
+    response={201: ChannelBindingOut},
+    summary="An external channel binds itself to a patient it has verified (channel identities)",
+)
+def bind_channel(request: HttpRequest, payload: ChannelBindingIn) -> tuple[int, dict[str, Any]]:
+    binding = services.bind_channel(
+        request.user,
+        national_id=payload.national_id,
+        name=payload.name,
+        phone=payload.phone,
+        external_id=payload.external_id,
+    )
+    return 201, {"id": binding.pk, "patient_id": binding.patient_id, "one_code": binding.patient.one_code}
+
+
+@router.post(
+    "/channel-bindings/{binding_id}/revoke", response={204: None}, summary="Revoke a channel binding"
+)
+def revoke_binding(request: HttpRequest, binding_id: int) -> tuple[int, None]:
+    services.revoke_channel_binding(request.user, binding_id)
+    return 204, None
+
+
+class FamilyLinkIn(Schema):
+    username: str = Field(min_length=1, max_length=150)
+    relationship: str = Field(min_length=1, max_length=40)
+
+
+class FamilyLinkOut(Schema):
+    id: int
+    patient_id: int
+    username: str
+    relationship: str
+
+
+@router.post(
+    "/{patient_id}/family-links",
+    response={201: FamilyLinkOut},
+    summary="Let a portal user book for this patient (front desk, after checking papers)",
+)
+def family_link(request: HttpRequest, patient_id: int, payload: FamilyLinkIn) -> tuple[int, dict[str, Any]]:
+    link = services.link_family_member(
+        request.user, patient_id, username=payload.username, relationship=payload.relationship
+    )
+    return 201, {
+        "id": link.pk,
+        "patient_id": link.patient_id,
+        "username": link.user.username,
+        "relationship": link.relationship,
+    }

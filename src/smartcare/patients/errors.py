@@ -21,3 +21,10 @@ class UnknownOneCode(CodedError):
     status = 404
     title = _("Not found")
     message = _("The requested record does not exist or you may not see it.")
+
+
+class IdentityNotConfirmed(CodedError):
+    code = "PAT-005"
+    status = 404
+    title = _("Identity not confirmed")
+    message = _("No patient matches this resident ID, name and phone number.")

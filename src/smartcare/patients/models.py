@@ -30,10 +30,10 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         return self.filter(condition) if condition != Q() else self.all()
 
     def by_national_id(self, national_id: str) -> PatientQuerySet:
-        return self.filter(national_id_hash=crypto.blind_index(national_id))
+        return self.filter(national_id_hash__in=crypto.blind_indexes(national_id))
 
     def by_phone(self, phone: str) -> PatientQuerySet:
-        return self.filter(phone_hash=crypto.blind_index(phone))
+        return self.filter(phone_hash__in=crypto.blind_indexes(phone))
 
 
 class Patient(TimeStampedModel):

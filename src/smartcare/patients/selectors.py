@@ -22,6 +22,7 @@ def search_patients(user: Any, query: str, *, limit: int = 50) -> QuerySet[Patie
     query = (query or "").strip()
     patients = Patient.objects.visible_to(user)
     if not query:
+        record(user, AuditAction.SEARCH, obj=("patients.Patient", "list"), detail={"query_length": 0})
         return patients.order_by("-updated_at")[:limit]
     condition = Q(name__icontains=query) | Q(medical_record_number__iexact=query)
     compact = query.replace(" ", "").upper()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
 from smartcare.core import clock
-from smartcare.core.errors import InvalidInput
+from smartcare.core.errors import InvalidInput, NotFound, PermissionDenied
 from smartcare.core.permissions import require_capability
 from smartcare.organization.choices import Sex
 from smartcare.patients.access import access_patient
@@ -99,11 +100,6 @@ def validate_patient_data(data: PatientData) -> PatientData:
     )
 
 
-def next_medical_record_number() -> str:
-    last = Patient.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    return f"MRN{last + 1:08d}"
-
-
 @transaction.atomic
 def register_patient(actor: Any, data: PatientData, *, user: Any = None) -> Patient:
     """Register a new patient. Refuses an invalid resident ID and a duplicate with a coded error;
@@ -115,7 +111,6 @@ def register_patient(actor: Any, data: PatientData, *, user: Any = None) -> Pati
         raise DuplicatePatient(field="national_id", mrn=existing.medical_record_number)
     assert clean.birth_date is not None
     patient = Patient(
-        medical_record_number=next_medical_record_number(),
         name=clean.name,
         sex=clean.sex,
         birth_date=clean.birth_date,
@@ -131,18 +126,38 @@ def register_patient(actor: Any, data: PatientData, *, user: Any = None) -> Pati
     for _attempt in range(5):
         try:
             with transaction.atomic():
+                # The record number comes from the row's own id, which no concurrent
+                # registration can share (guessing "last id + 1" made simultaneous
+                # registrations collide until they gave up with a false PAT-002).
+                patient.pk = None
+                patient.medical_record_number = "TMP" + secrets.token_hex(8)
                 patient.save(force_insert=True)
+                patient.medical_record_number = f"MRN{patient.pk:08d}"
+                Patient.objects.filter(pk=patient.pk).update(
+                    medical_record_number=patient.medical_record_number
+                )
             break
         except IntegrityError:
-            # Either a concurrent registration of the same ID won the race, or of another
-            # patient took the same record number: tell them apart and retry the latter.
+            # A concurrent registration of the same ID won the race; otherwise the number was
+            # taken by a record numbered another way: try the next id.
             if Patient.objects.by_national_id(clean.national_id).exists():
                 raise DuplicatePatient(field="national_id", mrn="-") from None
-            patient.pk = None
-            patient.medical_record_number = next_medical_record_number()
     else:
         raise DuplicatePatient(field="national_id", mrn="-")
     record(actor, AuditAction.CREATE, patient=patient, obj=patient)
+    department_id = getattr(getattr(actor, "practitioner", None), "department_id", None)
+    if getattr(actor, "is_clinician", False) and department_id is not None:
+        # A clinician registering a patient is about to care for them.
+        from smartcare.accounts.choices import CareRelationshipKind
+        from smartcare.accounts.services import register_care_relationship
+
+        register_care_relationship(
+            patient=patient,
+            department=actor.practitioner.department,
+            kind=CareRelationshipKind.REGISTRATION,
+            source=f"patients.registration:{patient.pk}",
+            valid_until=clock.now() + dt.timedelta(days=30),
+        )
     return patient
 
 
@@ -188,3 +203,93 @@ def record_consent(actor: Any, patient_id: Any, kind: str, granted: bool, note: 
     )
     record(actor, AuditAction.CREATE, patient=patient, obj=consent, detail={"kind": kind, "granted": granted})
     return consent
+
+
+@transaction.atomic
+def bind_channel(channel_user: Any, *, national_id: str, name: str, phone: str, external_id: str = "") -> Any:
+    """An external channel (app, mini-program) that has verified the person's phone binds itself to
+    their patient record, so it may book for them. All three must match; a mismatch says nothing
+    about which one was wrong."""
+    from smartcare.accounts.choices import Role
+    from smartcare.patients.errors import IdentityNotConfirmed
+    from smartcare.patients.models import ChannelBinding
+
+    if getattr(channel_user, "role", "") != Role.CHANNEL:
+        raise PermissionDenied()
+    patient = Patient.objects.by_national_id(national_id.strip().upper()).first() if national_id else None
+    if patient is None or patient.name != name.strip() or patient.phone != _clean_phone(phone):
+        record(
+            channel_user,
+            AuditAction.DENIED,
+            obj=("patients.ChannelBinding", "bind"),
+            detail={"reason": "identity not confirmed"},
+        )
+        raise IdentityNotConfirmed()
+    binding, _created = ChannelBinding.objects.update_or_create(
+        channel_user=channel_user,
+        patient=patient,
+        defaults={"external_id": external_id[:100], "revoked_at": None},
+    )
+    record(channel_user, AuditAction.CREATE, patient=patient, obj=binding)
+    return binding
+
+
+@transaction.atomic
+def revoke_channel_binding(actor: Any, binding_id: int) -> None:
+    from smartcare.patients.models import ChannelBinding
+
+    binding = ChannelBinding.objects.filter(pk=binding_id).first()
+    if binding is None:
+        raise NotFound()
+    if actor.pk != binding.channel_user_id:
+        access_patient(actor, binding.patient_id, AccessAction.UPDATE, audit=False)
+    binding.revoked_at = clock.now()
+    binding.save(update_fields=["revoked_at", "updated_at"])
+    record(actor, AuditAction.UPDATE, patient=binding.patient_id, obj=binding, detail={"event": "revoked"})
+
+
+@transaction.atomic
+def link_family_member(actor: Any, patient_id: Any, *, username: str, relationship: str) -> Any:
+    """Front desk links a portal user to a patient they may book for (after checking papers)."""
+    from smartcare.accounts.models import User
+    from smartcare.patients.models import FamilyLink
+
+    require_capability(actor, "patients.register")
+    patient = access_patient(actor, patient_id, AccessAction.UPDATE, audit=False)
+    member = User.objects.filter(username=username, role="patient", is_active=True).first()
+    if member is None:
+        raise InvalidInput(_("No patient portal account with this username."), field="username")
+    if not relationship.strip():
+        raise InvalidInput(_("Say how they are related."), field="relationship")
+    link, _created = FamilyLink.objects.update_or_create(
+        user=member,
+        patient=patient,
+        defaults={"relationship": relationship.strip()[:40], "verified_by": actor, "ended_at": None},
+    )
+    record(actor, AuditAction.CREATE, patient=patient, obj=link, detail={"member": member.username})
+    return link
+
+
+@transaction.atomic
+def create_portal_account(actor: Any, patient_id: Any) -> tuple[Any, str]:
+    """Give a patient a portal account (front desk, with the patient present). Returns the user and
+    a one-time password to hand over; the patient changes it after signing in."""
+    import secrets
+
+    from smartcare.accounts.models import User
+
+    require_capability(actor, "patients.register")
+    patient = access_patient(actor, patient_id, AccessAction.UPDATE, audit=False)
+    if patient.user_id is not None:
+        raise InvalidInput(_("This patient already has a portal account."), field="user")
+    username = f"p{patient.medical_record_number.removeprefix('MRN')}"
+    if User.objects.filter(username=username).exists():
+        raise InvalidInput(_("The username %(name)s is taken.") % {"name": username}, field="user")
+    password = "-".join(secrets.token_hex(3) for _ in range(3))
+    user = User(username=username, role="patient", display_name=patient.name)
+    user.set_password(password)
+    user.save()
+    patient.user = user
+    patient.save(update_fields=["user", "updated_at"])
+    record(actor, AuditAction.CREATE, patient=patient, obj=user, detail={"event": "portal account"})
+    return user, password

@@ -12,4 +12,5 @@ urlpatterns = [
     path("break-glass/", views.break_glass, name="break_glass"),
     path("<int:patient_id>/", views.detail, name="detail"),
     path("<int:patient_id>/card/", views.card, name="card"),
+    path("<int:patient_id>/portal-account/", views.portal_account, name="portal_account"),
 ]

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from smartcare.accounts.services import break_the_glass
 from smartcare.core.errors import CodedError, InvalidInput, NotFound
@@ -104,8 +105,10 @@ def scan(request: HttpRequest) -> HttpResponse:
                 .first()
             )
             target: Any = found
-        else:
+        elif code.startswith("P") and not code[1:].isdigit():
             target = code
+        else:
+            target = None  # neither a one code nor a record number (raw ids are not accepted)
         try:
             patient = access_patient(request.user, target, AccessAction.VIEW, reason="one code scan")
         except NotFound as exc:
@@ -145,3 +148,20 @@ def break_glass(request: HttpRequest) -> HttpResponse:
             return redirect("patients:detail", patient_id=patient.pk)
         status = 400
     return render(request, "patients/break_glass.html", {"form": form, "code": code}, status=status)
+
+
+@login_required
+@require_POST
+def portal_account(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Front desk: create the patient's portal account and show the one-time password once."""
+    try:
+        user, password = services.create_portal_account(request.user, patient_id)
+    except InvalidInput as exc:
+        messages.error(request, f"{exc.code}: {exc.detail}")
+        return redirect("patients:detail", patient_id=patient_id)
+    patient = access_patient(request.user, patient_id, AccessAction.VIEW, reason="portal account created")
+    return render(
+        request,
+        "patients/portal_account.html",
+        {"patient": patient, "username": user.username, "password": password},
+    )

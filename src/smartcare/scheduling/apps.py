@@ -8,4 +8,8 @@ class SchedulingConfig(AppConfig):
     verbose_name = _("Scheduling and booking")
 
     def ready(self) -> None:
+        from smartcare.core.periodic import register
         from smartcare.scheduling import roles  # noqa: F401
+        from smartcare.scheduling.tasks import maintain_schedules
+
+        register("scheduling.maintain_schedules", maintain_schedules.enqueue, every_seconds=15 * 60)

@@ -424,6 +424,31 @@ class WaitlistEntry(TimeStampedModel):
         return f"{self.patient_id} {self.department_id} {self.date} ({self.status})"
 
 
+class PreVisitRule(TimeStampedModel):
+    """Routine exams a department wants done before the visit (ECG before cardiology, fasting
+    glucose before endocrinology), ordered automatically at booking."""
+
+    department = models.ForeignKey(
+        "organization.Department",
+        on_delete=models.CASCADE,
+        related_name="pre_visit_rules",
+        verbose_name=_("department"),
+    )
+    exam_type = models.ForeignKey(
+        ExamType, on_delete=models.CASCADE, related_name="pre_visit_rules", verbose_name=_("exam")
+    )
+    min_age = models.PositiveSmallIntegerField(_("from age"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("pre-visit exam rule")
+        verbose_name_plural = _("pre-visit exam rules")
+        constraints = [models.UniqueConstraint(fields=["department", "exam_type"], name="one_pre_visit_rule")]
+
+    def __str__(self) -> str:
+        return f"{self.department_id}: {self.exam_type_id}"
+
+
 class PreVisitExam(TimeStampedModel):
     """A routine exam ordered before a visit (by the doctor or by a rule), booked by the patient."""
 

@@ -36,7 +36,7 @@ def reminder_times(appointment: Appointment) -> dict[str, dt.datetime]:
 
 
 def schedule_reminders(appointment_id: int) -> None:
-    from smartcare.scheduling.tasks import send_reminder
+    from smartcare.scheduling.tasks import enqueue_at, send_reminder
 
     appointment = Appointment.objects.select_related("slot").filter(pk=appointment_id).first()
     if appointment is None:
@@ -46,7 +46,7 @@ def schedule_reminders(appointment_id: int) -> None:
         if kind == "booked":
             send_reminder.enqueue(appointment_id, kind)
         elif at > now:
-            send_reminder.using(run_after=at).enqueue(appointment_id, kind)
+            enqueue_at(send_reminder, at, appointment_id, kind)
 
 
 def _text(appointment: Any, kind: str) -> tuple[str, str]:

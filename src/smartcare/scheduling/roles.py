@@ -22,3 +22,5 @@ grant(
     Role.OPERATIONS_MANAGER,
     Role.CHANNEL,
 )
+grant("scheduling.order_pre_visit", Role.DOCTOR, Role.DEPARTMENT_HEAD)
+grant("scheduling.record_result", Role.DOCTOR, Role.NURSE, Role.DEPARTMENT_HEAD)

@@ -24,7 +24,7 @@ from smartcare.accounts.services import end_care_relationship, register_care_rel
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
 from smartcare.core import clock
-from smartcare.core.errors import InvalidInput, NotFound
+from smartcare.core.errors import CodedError, InvalidInput, NotFound
 from smartcare.core.permissions import require_capability
 from smartcare.patients.access import access_patient
 from smartcare.patients.choices import AccessAction
@@ -32,6 +32,7 @@ from smartcare.scheduling.choices import (
     ACTIVE_STATUSES,
     AppointmentStatus,
     Channel,
+    PreVisitStatus,
     SessionStatus,
     WaitlistStatus,
 )
@@ -51,6 +52,9 @@ from smartcare.scheduling.models import (
     Appointment,
     BookingPolicy,
     ClinicSession,
+    ExamType,
+    PreVisitExam,
+    PreVisitRule,
     ReleaseRule,
     ScheduleTemplate,
     Slot,
@@ -196,14 +200,9 @@ def book_slot(
     if channel not in Channel.values:
         raise InvalidInput(field="channel")
     key = (idempotency_key or "").strip()[:80] or None
-    if key is not None:
-        previous = Appointment.objects.filter(booked_by=actor, idempotency_key=key).first()
-        if previous is not None:
-            if previous.slot_id != slot_id or str(previous.patient_id) != str(
-                getattr(patient_id, "pk", patient_id)
-            ):
-                raise IdempotencyConflict()
-            return BookingResult(previous, False)
+    replay = _replay(actor, key, patient_id, slot_id)
+    if replay is not None:
+        return replay
     try:
         with transaction.atomic():
             patient = access_patient(actor, patient_id, AccessAction.VIEW, audit=False)
@@ -254,21 +253,128 @@ def book_slot(
                 obj=appointment,
                 detail={"channel": channel, "slot": slot.pk},
             )
+            link_exam_booking(appointment)
             transaction.on_commit(lambda: _after_booking(appointment.pk))
-    except IntegrityError:
+    except (IntegrityError, CodedError) as exc:
         # A concurrent request won: the same idempotency key, or the same patient and session.
-        if key is not None:
-            previous = Appointment.objects.filter(booked_by=actor, idempotency_key=key).first()
-            if previous is not None:
-                return BookingResult(previous, False)
-        raise AlreadyBooked() from None
+        # When it was this request's own first attempt (same key), the retry may have been refused
+        # by what that attempt wrote (already booked, slot full): it gets that booking back.
+        replay = _replay(actor, key, patient_id, slot_id)
+        if replay is not None:
+            return replay
+        if isinstance(exc, IntegrityError):
+            raise AlreadyBooked() from None
+        raise
     return BookingResult(appointment, True)
+
+
+def _replay(actor: Any, key: str | None, patient_id: Any, slot_id: int) -> BookingResult | None:
+    """The booking already made with this idempotency key, if any; the same key for a different
+    booking is a conflict."""
+    if key is None:
+        return None
+    previous = Appointment.objects.filter(booked_by=actor, idempotency_key=key).first()
+    if previous is None:
+        return None
+    if previous.slot_id != slot_id or str(previous.patient_id) != str(getattr(patient_id, "pk", patient_id)):
+        raise IdempotencyConflict()
+    return BookingResult(previous, False)
 
 
 def _after_booking(appointment_id: int) -> None:
     from smartcare.scheduling import reminders
 
+    order_routine_pre_visit_exams(appointment_id)
     reminders.schedule_reminders(appointment_id)
+
+
+# --- Pre-visit exams ------------------------------------------------------------------------------
+
+
+def order_routine_pre_visit_exams(appointment_id: int) -> list[PreVisitExam]:
+    """Apply the department's pre-visit rules to a new doctor's booking (not to exam bookings)."""
+    appointment = Appointment.objects.select_related("session", "patient").filter(pk=appointment_id).first()
+    if appointment is None or appointment.session.exam_type_id is not None:
+        return []
+    ordered = []
+    rules = PreVisitRule.objects.filter(department_id=appointment.department_id, is_active=True)
+    for rule in rules.select_related("exam_type"):
+        if rule.min_age is not None and appointment.patient.age < rule.min_age:
+            continue
+        exam, created = PreVisitExam.objects.get_or_create(
+            appointment=appointment, exam_type=rule.exam_type, defaults={"rule": f"rule:{rule.pk}"}
+        )
+        if created:
+            ordered.append(exam)
+    if ordered:
+        _tell_about_pre_visit_exams(appointment, ordered)
+    return ordered
+
+
+def _tell_about_pre_visit_exams(appointment: Appointment, exams: list[PreVisitExam]) -> None:
+    from smartcare.notifications.services import notify
+
+    if appointment.patient.user_id:
+        notify(
+            appointment.patient.user,
+            category="pre_visit_exam",
+            subject=_("Exams to do before your visit"),
+            body=_("Please book and do these exams before your appointment: %(exams)s")
+            % {"exams": ", ".join(e.exam_type.name for e in exams)},
+            link="/booking/mine/",
+        )
+
+
+@transaction.atomic
+def order_pre_visit_exam(actor: Any, appointment_id: int, exam_code: str) -> PreVisitExam:
+    """A doctor orders an exam to be done before the patient's visit."""
+    require_capability(actor, "scheduling.order_pre_visit")
+    appointment = Appointment.objects.select_related("patient").filter(pk=appointment_id).first()
+    if appointment is None:
+        raise NotFound()
+    access_patient(actor, appointment.patient_id, AccessAction.CLINICAL, audit=False)
+    exam_type = ExamType.objects.filter(code=exam_code).first()
+    if exam_type is None:
+        raise InvalidInput(_("Unknown exam."), field="exam")
+    exam, created = PreVisitExam.objects.get_or_create(
+        appointment=appointment, exam_type=exam_type, defaults={"ordered_by": actor}
+    )
+    record(actor, AuditAction.CREATE, patient=appointment.patient_id, obj=exam, detail={"exam": exam_code})
+    if created:
+        transaction.on_commit(lambda: _tell_about_pre_visit_exams(appointment, [exam]))
+    return exam
+
+
+def link_exam_booking(appointment: Appointment) -> int:
+    """When a patient books an exam slot, attach it to their ordered pre-visit exam of that type."""
+    if appointment.session.exam_type_id is None:
+        return 0
+    return PreVisitExam.objects.filter(
+        appointment__patient_id=appointment.patient_id,
+        exam_type_id=appointment.session.exam_type_id,
+        status=PreVisitStatus.ORDERED,
+        appointment__slot__starts_at__gte=appointment.slot.starts_at,
+    ).update(status=PreVisitStatus.BOOKED, exam_appointment=appointment, updated_at=clock.now())
+
+
+@transaction.atomic
+def record_pre_visit_result(actor: Any, exam_id: int, summary: str) -> PreVisitExam:
+    """Record the result (from the lab, the imaging room or an interface) so the doctor sees it."""
+    require_capability(actor, "scheduling.record_result")
+    exam = PreVisitExam.objects.select_for_update().select_related("appointment").filter(pk=exam_id).first()
+    if exam is None:
+        raise NotFound()
+    access_patient(actor, exam.appointment.patient_id, AccessAction.CLINICAL, audit=False)
+    if not summary.strip():
+        raise InvalidInput(_("Enter the result."), field="summary")
+    exam.status = PreVisitStatus.RESULTED
+    exam.result_summary = summary.strip()
+    exam.resulted_at = clock.now()
+    exam.save(update_fields=["status", "result_summary", "resulted_at", "updated_at"])
+    record(
+        actor, AuditAction.UPDATE, patient=exam.appointment.patient_id, obj=exam, detail={"event": "resulted"}
+    )
+    return exam
 
 
 def _release_place(slot_id: int) -> None:
@@ -287,6 +393,12 @@ def cancel_appointment(
     if appointment is None:
         raise NotFound()
     access_patient(actor, appointment.patient_id, AccessAction.UPDATE, audit=False)
+    return _cancel(actor, appointment, reason=reason, by_hospital=by_hospital)
+
+
+def _cancel(actor: Any, appointment: Appointment, *, reason: str, by_hospital: bool) -> Appointment:
+    """Cancel without the patient-level check: for callers that already decided (the patient's own
+    cancellation above, or the hospital stopping a whole session)."""
     if appointment.status != AppointmentStatus.BOOKED:
         raise NotCancellable()
     policy = policy_for(appointment.department_id)
@@ -399,9 +511,9 @@ def offer_freed_place(slot_id: int) -> WaitlistEntry | None:
 
 
 def _schedule_offer_expiry(entry_id: int, at: dt.datetime) -> None:
-    from smartcare.scheduling.tasks import expire_waitlist_offer
+    from smartcare.scheduling.tasks import enqueue_at, expire_waitlist_offer
 
-    expire_waitlist_offer.using(run_after=at).enqueue(entry_id)
+    enqueue_at(expire_waitlist_offer, at, entry_id)
 
 
 def accept_offer(actor: Any, entry_id: int, *, channel: str) -> Appointment:
@@ -468,16 +580,27 @@ def _describe(slot: Slot) -> str:
     return f"{local:%m-%d %H:%M} {doctor.user if doctor else ''}".strip()
 
 
+def _managed_session(actor: Any, session_id: int) -> ClinicSession:
+    """A session the actor may stop or change: department heads their own department's, front desk
+    and operations managers any."""
+    require_capability(actor, "scheduling.manage")
+    session = ClinicSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None:
+        raise NotFound()
+    if getattr(actor, "role", "") == "department_head":
+        own = getattr(getattr(actor, "practitioner", None), "department_id", None)
+        if own != session.department_id:
+            raise NotFound()
+    return session
+
+
 @transaction.atomic
 def stop_session(actor: Any, session_id: int, *, reason: str) -> int:
     """Stop a session (doctor ill, equipment down): every booking is cancelled by the hospital and
     the patient is told, with alternatives. Returns the number of patients told."""
     from smartcare.notifications.services import notify
 
-    require_capability(actor, "scheduling.manage")
-    session = ClinicSession.objects.select_for_update().filter(pk=session_id).first()
-    if session is None:
-        raise NotFound()
+    session = _managed_session(actor, session_id)
     if not reason.strip():
         raise InvalidInput(_("Give a reason for stopping the session."), field="reason")
     session.status = SessionStatus.STOPPED
@@ -486,8 +609,10 @@ def stop_session(actor: Any, session_id: int, *, reason: str) -> int:
     record(actor, AuditAction.UPDATE, obj=session, detail={"event": "stopped"}, reason=session.stop_reason)
     options = alternatives_for(session)
     told = 0
-    for appointment in session.appointments.filter(status=AppointmentStatus.BOOKED).select_related("patient"):
-        cancel_appointment(actor, appointment.pk, reason=session.stop_reason, by_hospital=True)
+    booked = session.appointments.select_for_update().filter(status=AppointmentStatus.BOOKED)
+    for appointment in booked.select_related("patient", "session"):
+        # A session-level decision: the caller need not have access to each patient's record.
+        _cancel(actor, appointment, reason=session.stop_reason, by_hospital=True)
         if appointment.patient.user_id:
             notify(
                 appointment.patient.user,
@@ -511,10 +636,9 @@ def replace_session(actor: Any, session_id: int, *, practitioner_id: int, reason
     from smartcare.notifications.services import notify
     from smartcare.organization.models import Practitioner
 
-    require_capability(actor, "scheduling.manage")
-    session = ClinicSession.objects.select_for_update().filter(pk=session_id).first()
+    session = _managed_session(actor, session_id)
     substitute = Practitioner.objects.select_related("user").filter(pk=practitioner_id).first()
-    if session is None or substitute is None:
+    if substitute is None:
         raise NotFound()
     if substitute.department_id != session.department_id:
         raise InvalidInput(_("The substitute must work in the same department."), field="practitioner_id")

@@ -1,9 +1,12 @@
 """Waiting-room displays are opened with a signed token naming a department (no sign-in on the
-screen itself). Tokens are made by staff on the displays page and can be revoked by rotating
-SMARTCARE_SECRET_KEY."""
+screen itself). Tokens are made by staff on the displays page, expire after SMARTCARE_DISPLAY_TOKEN_DAYS, and can all
+be revoked at once by rotating SMARTCARE_SECRET_KEY."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.core import signing
 
 from smartcare.core import clock
@@ -17,7 +20,9 @@ def make_token(department_id: int) -> str:
 
 def department_for_token(token: str) -> int | None:
     try:
-        data = signing.loads(token, salt=SALT)
+        data = signing.loads(
+            token, salt=SALT, max_age=dt.timedelta(days=settings.SMARTCARE_DISPLAY_TOKEN_DAYS)
+        )
     except signing.BadSignature:
         return None
     value = data.get("department") if isinstance(data, dict) else None

@@ -169,9 +169,17 @@ def _session_for_caller(actor: Any, session_id: int) -> ClinicSession:
     return session
 
 
-@transaction.atomic
 def call_next(actor: Any, session_id: int) -> QueueEntry:
-    """Finish whoever is being seen, then call the first waiting patient."""
+    """Finish whoever is being seen, then call the first waiting patient. With nobody waiting the
+    finish still stands (and is broadcast); VISIT-004 is raised after it is committed."""
+    with transaction.atomic():
+        entry = _call_next(actor, session_id)
+    if entry is None:
+        raise QueueEmpty()
+    return entry
+
+
+def _call_next(actor: Any, session_id: int) -> QueueEntry | None:
     session = _session_for_caller(actor, session_id)
     ClinicSession.objects.select_for_update().filter(pk=session.pk).first()
     current = QueueEntry.objects.filter(session=session, state=EntryState.CALLED).first()
@@ -184,7 +192,7 @@ def call_next(actor: Any, session_id: int) -> QueueEntry:
     )
     if entry is None:
         _broadcast(session.pk)
-        raise QueueEmpty()
+        return None
     now = clock.now()
     entry.state = EntryState.CALLED
     entry.called_at = now

@@ -121,13 +121,16 @@ def kiosk_check_in(request: HttpRequest) -> HttpResponse:
         message = f"{exc.code}: {exc.detail}" if isinstance(exc, CodedError) else _("Choose a booking.")
         messages.error(request, message)
         return redirect("visits:kiosk")
+    # The patient takes the ticket and leaves: the kiosk must not keep showing (and acting for) them.
+    request.session.pop("kiosk_patient", None)
     return render(request, "visits/ticket.html", {"entry": entry, "kiosk": True})
 
 
 @login_required
 def desk_check_in(request: HttpRequest) -> HttpResponse:
     """Front desk or nurse station: scan or type the one code to check the patient in."""
-    require_capability(request.user, "visits.check_in")
+    # The desk sets the queue priority: staff only (patients check in on the phone, devices at the kiosk).
+    require_capability(request.user, "visits.check_in_desk")
     error = None
     if request.method == "POST":
         try:
@@ -183,10 +186,23 @@ def doctor_queue(request: HttpRequest) -> HttpResponse:
                     raise
                 error = exc
     state = services.queue_state(session) if session else None
+    pre_visit: list[Any] = []
+    if state and state["called"]:
+        # The patient being seen: show the pre-visit exams and their results (clinical read, audited).
+        appointment = Appointment.objects.get(pk=state["called"]["appointment"])
+        access_patient(
+            user, appointment.patient_id, AccessAction.CLINICAL, obj=appointment, reason="visit started"
+        )
+        pre_visit = list(appointment.pre_visit_exams.select_related("exam_type"))
     template = "visits/_doctor_queue.html" if getattr(request, "htmx", False) else "visits/doctor_queue.html"
-    return render(
-        request, template, {"sessions": sessions, "session": session, "state": state, "error": error}
-    )
+    context = {
+        "sessions": sessions,
+        "session": session,
+        "state": state,
+        "error": error,
+        "pre_visit": pre_visit,
+    }
+    return render(request, template, context)
 
 
 @login_required

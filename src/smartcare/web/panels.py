@@ -11,8 +11,10 @@ from django.utils.translation import gettext as _
 
 from smartcare.accounts.choices import CLINICAL_ROLES, BreakGlassStatus, Role
 from smartcare.accounts.services import break_glass_reviewable
+from smartcare.audit.choices import AuditAction
 from smartcare.audit.models import AuditEvent
 from smartcare.audit.selectors import search_events
+from smartcare.audit.services import record
 from smartcare.core import clock
 from smartcare.notifications.selectors import inbox
 from smartcare.organization.models import Department, Practitioner
@@ -35,7 +37,14 @@ def _inbox(request: HttpRequest) -> dict[str, Any]:
 
 def _my_patients(request: HttpRequest) -> dict[str, Any]:
     visible = Patient.objects.visible_to(request.user)
-    return {"patient_count": visible.count(), "recent_patients": list(visible.order_by("-updated_at")[:10])}
+    recent = list(visible.order_by("-updated_at")[:10])
+    record(
+        request.user,
+        AuditAction.SEARCH,
+        obj=("patients.Patient", "home panel"),
+        detail={"listed": [p.pk for p in recent]},
+    )
+    return {"patient_count": visible.count(), "recent_patients": recent}
 
 
 def _break_glass_pending(request: HttpRequest) -> dict[str, Any]:

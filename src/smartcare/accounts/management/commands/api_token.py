@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         create = sub.add_parser("create")
         create.add_argument("username")
         create.add_argument("name")
+        create.add_argument("--expires-days", type=int, default=None, help="Days until the token expires")
         revoke = sub.add_parser("revoke")
         revoke.add_argument("prefix")
         sub.add_parser("list")
@@ -34,11 +36,25 @@ class Command(BaseCommand):
                 return
             if operation == "create":
                 user = User.objects.filter(username=options["username"]).first()
-                if user is None:
-                    raise CommandError(f"ACCT-020 no such user: {options['username']}")
+                if user is None or not user.is_active:
+                    raise CommandError(f"ACCT-020 no such active user: {options['username']}")
+                if not user.is_machine:
+                    raise CommandError(
+                        "ACCT-007 API tokens are only issued to machine identities (device, channel): "
+                        "a token skips two-factor sign-in"
+                    )
                 prefix, secret = ApiToken.new_secret()
+                expires = (
+                    clock.now() + dt.timedelta(days=options["expires_days"])
+                    if options["expires_days"]
+                    else None
+                )
                 token = ApiToken.objects.create(
-                    user=user, name=options["name"], prefix=prefix, token_hash=ApiToken.hash(secret)
+                    user=user,
+                    name=options["name"],
+                    prefix=prefix,
+                    token_hash=ApiToken.hash(secret),
+                    expires_at=expires,
                 )
                 record(
                     None,

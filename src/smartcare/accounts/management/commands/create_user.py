@@ -41,7 +41,9 @@ class Command(BaseCommand):
             except ValidationError as exc:
                 raise CommandError("ACCT-023 " + " ".join(exc.messages)) from exc
             user.set_password(password)
-        if options["superuser"]:
+        # IT administrators run the master-data admin: that needs Django's staff and superuser flags
+        # (patient data is not in the admin, see accounts/admin.py).
+        if options["superuser"] or options["role"] == Role.IT_ADMIN:
             user.is_staff = user.is_superuser = True
         with context.acting(context.RequestContext(channel="cli")):
             user.save()

@@ -11,6 +11,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -21,6 +22,18 @@ from smartcare.audit.choices import AuditAction
 from smartcare.audit.models import AuditHead
 from smartcare.audit.services import record
 from smartcare.core import clock, context
+
+
+def pg_dbname() -> str:
+    """A libpq connection string for pg_dump/pg_restore: DATABASE_URL, so that every part of it
+    (host, socket, sslmode...) applies, but always naming the database Django is using (under
+    the test runner that is ``test_<name>``; the URL's own database must not be dumped or
+    overwritten instead)."""
+    name = str(settings.DATABASES["default"]["NAME"])
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return name
+    return urlunsplit(urlsplit(url)._replace(path="/" + quote(name, safe="")))
 
 
 def pg_env() -> dict[str, str]:
@@ -80,7 +93,9 @@ class Command(BaseCommand):
                 if shutil.which("pg_dump") is None:
                     raise CommandError("BAK-001 pg_dump is not installed (Debian: postgresql-client)")
                 subprocess.run(
-                    ["pg_dump", "--format=custom", "--no-owner", f"--file={dump}"], check=True, env=pg_env()
+                    ["pg_dump", "--format=custom", "--no-owner", f"--file={dump}", f"--dbname={pg_dbname()}"],
+                    check=True,
+                    env=pg_env(),
                 )
             else:
                 raise CommandError(f"BAK-002 unsupported database: {vendor}")
@@ -101,7 +116,20 @@ class Command(BaseCommand):
                 if Path(settings.MEDIA_ROOT).exists():
                     archive.add(settings.MEDIA_ROOT, arcname="media")
                 if options["include_keys"]:
-                    archive.add(Path(settings.VAR_DIR) / "secrets.json", arcname="secrets.json")
+                    # The keys in force (environment or var/secrets.json), retired ones included,
+                    # so that the archive restores readable identifiers on any machine.
+                    keys = work / "secrets.json"
+                    keys.write_text(
+                        json.dumps(
+                            {
+                                "secret_key": settings.SECRET_KEY,
+                                "field_key": settings.SMARTCARE_FIELD_KEY,
+                                "field_keys_retired": list(settings.SMARTCARE_FIELD_KEYS_RETIRED),
+                            }
+                        )
+                    )
+                    keys.chmod(0o600)
+                    archive.add(keys, arcname="secrets.json")
             partial.replace(target)
         self.stdout.write(
             self.style.SUCCESS(

@@ -16,7 +16,13 @@ class Command(BaseCommand):
         parser.add_argument("--burst", action="store_true", help="Exit when the queue is empty")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        import threading
+
+        from smartcare.core.periodic import start_ticker
+
         backend = str(settings.TASKS["default"]["BACKEND"])
+        if not options["burst"]:
+            start_ticker(threading.Event())
         if backend.startswith("django_tasks_rq"):
             self.stdout.write("smartcare worker: RQ on Redis")
             extra = ["--burst"] if options["burst"] else []
