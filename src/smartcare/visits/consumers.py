@@ -100,4 +100,6 @@ def _mine(state: dict[str, Any], appointment_id: int) -> dict[str, Any]:
                 "estimated_wait_minutes": item["estimated_wait_minutes"],
                 "now_serving": called["number"] if called else None,
             }
+    if appointment_id in state.get("skipped", []):
+        return {"type": "position", "called": False, "skipped": True, "position": None}
     return {"type": "position", "called": False, "finished": True, "position": None}

@@ -338,6 +338,11 @@ def queue_state(session: ClinicSession) -> dict[str, Any]:
         "waiting": [
             _public(e, i + 1, round((i + (1 if called else 0)) * pace, 1)) for i, e in enumerate(waiting)
         ],
+        "skipped": list(
+            QueueEntry.objects.filter(session=session, state=EntryState.SKIPPED).values_list(
+                "appointment_id", flat=True
+            )
+        ),
         "pace_minutes": round(pace, 1),
         "updated_at": clock.now().isoformat(),
         "last_call_at": last.isoformat() if last else None,
