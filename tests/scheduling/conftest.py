@@ -1,26 +1,29 @@
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from smartcare.core import clock
-from smartcare.scheduling.choices import Period
-from smartcare.scheduling.models import ReleaseRule, ScheduleTemplate
-from smartcare.scheduling.services import generate_sessions
+from tests.scheduling.builders import Clinic, build_clinic, now
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """These tests are not about passwords: a cheap hasher keeps building users fast."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock() -> Iterator[None]:
+    """Every test starts on Monday 2027-03-01 at 07:00 hospital time (see builders)."""
+    with clock.frozen_at(now()):
+        yield
 
 
 @pytest.fixture()
-def clinic(hospital: Any) -> Any:
-    """Cardiology with the `doctor` holding a clinic every weekday morning (09:00-11:00, 30-minute
-    slots of 2 patients), released 7 days ahead at 08:00; sessions for the next 8 days."""
-    ReleaseRule.objects.create(department=hospital.cardiology, days_ahead=7, release_time=dt.time(8, 0))
-    practitioner = hospital.user("doctor").practitioner
-    for weekday in range(7):
-        ScheduleTemplate.objects.create(
-            department=hospital.cardiology, practitioner=practitioner, weekday=weekday, period=Period.MORNING,
-            start_time=dt.time(9, 0), end_time=dt.time(11, 0), slot_minutes=30, capacity_per_slot=2,
-        )
-    generate_sessions(clock.today(), 9)
-    return hospital
+def clinic(hospital: Any) -> Clinic:
+    """Cardiology with the `doctor` holding a clinic every morning (09:00-11:00, 30-minute slots of
+    2 patients), released 7 days ahead at 08:00, sessions for Monday 1 to Tuesday 9 March."""
+    return build_clinic(hospital)

@@ -6,7 +6,7 @@ The audit trail reads this so that services need not pass the request around.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -43,3 +43,28 @@ def set_context(context: RequestContext) -> object:
 
 def reset_context(token: object) -> None:
     _current.reset(token)  # type: ignore[arg-type]
+
+
+# Work that must outlive the current transaction (the audit event of a refused access, when the
+# service that asked rolls back): collected per request and run after the view has finished.
+_deferred: ContextVar[list[Callable[[], object]] | None] = ContextVar("smartcare_deferred", default=None)
+
+
+def collect_deferred() -> object:
+    return _deferred.set([])
+
+
+def defer(work: Callable[[], object]) -> bool:
+    """Queue ``work`` to run after the request; False when no request is collecting."""
+    pending = _deferred.get()
+    if pending is None:
+        return False
+    pending.append(work)
+    return True
+
+
+def run_deferred(token: object) -> None:
+    pending = _deferred.get() or []
+    _deferred.reset(token)  # type: ignore[arg-type]
+    for work in pending:
+        work()

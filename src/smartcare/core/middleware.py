@@ -74,10 +74,15 @@ class RequestContextMiddleware:
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:200],
         )
         token = context.set_context(ctx)
+        deferred = context.collect_deferred()
         try:
             response = self.get_response(request)
         finally:
-            context.reset_context(token)
+            # Outside every transaction now: audit refusals whose service rolled back.
+            try:
+                context.run_deferred(deferred)
+            finally:
+                context.reset_context(token)
         response["X-Request-ID"] = ctx.request_id
         return response
 

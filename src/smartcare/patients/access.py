@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 
 from smartcare.accounts.choices import CLINICAL_ROLES, Role
 from smartcare.accounts.models import BreakGlassGrant, CareRelationship
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
+from smartcare.core import context
 from smartcare.core.errors import NotFound
 from smartcare.patients.choices import AccessAction
 
@@ -143,13 +145,20 @@ def access_patient(
     )
     if not allowed:
         if authenticated and patient_id is not None:
-            record(
-                user,
-                AuditAction.DENIED,
-                patient=patient_id,
-                obj=obj or ("patients.Patient", patient_id),
-                detail={"action": str(action)},
-            )
+
+            def audit_refusal() -> None:
+                record(
+                    user,
+                    AuditAction.DENIED,
+                    patient=patient_id,
+                    obj=obj or ("patients.Patient", patient_id),
+                    detail={"action": str(action)},
+                )
+
+            # Inside a service's transaction the refusal would roll back with it: record it after
+            # the request instead (outside a request, there is no later: record it now).
+            if not (connection.in_atomic_block and context.defer(audit_refusal)):
+                audit_refusal()
         raise NotFound()
     loaded = patient if isinstance(patient, Patient) else Patient.objects.get(pk=patient_id)
     if audit:

@@ -70,6 +70,8 @@ class Command(BaseCommand):
                 raise CommandError(f"BAK-004 not a smartcare backup: {dump.name} is missing")
             if vendor == "sqlite":
                 check_sqlite_dump(dump)
+            if options["with_keys"] and not (work / "secrets.json").exists():
+                raise CommandError("BAK-006 this backup holds no keys (it was made without --include-keys)")
             if not options["yes"]:
                 answer = input(
                     f"Replace the {vendor} database with the backup of {manifest['created_at']}? [y/N] "
@@ -103,10 +105,6 @@ class Command(BaseCommand):
                 )
             if options["with_keys"]:
                 keys = work / "secrets.json"
-                if not keys.exists():
-                    raise CommandError(
-                        "BAK-006 this backup holds no keys (it was made without --include-keys)"
-                    )
                 target_keys = Path(settings.VAR_DIR) / "secrets.json"
                 shutil.copyfile(keys, target_keys)
                 target_keys.chmod(0o600)
