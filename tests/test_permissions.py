@@ -34,6 +34,7 @@ from ninja.operation import PathView
 
 from smartcare.accounts.choices import BreakGlassStatus, Role
 from smartcare.accounts.models import ApiToken, BreakGlassGrant, CareRelationship, User
+from smartcare.accounts.errors import TokenOwnerNotAllowed
 from smartcare.accounts.services import break_the_glass, create_api_token
 from smartcare.api import api
 from smartcare.audit.models import AuditEvent
@@ -852,11 +853,17 @@ def test_writes_with_the_session_cookie_need_the_csrf_token(hospital: TestHospit
     assert snapshot() == before
     # Reads need no token, and bearer tokens (no cookie) need none either.
     assert client.get(f"/api/patients/{hospital.patient_in_care.pk}").status_code == 200
-    secret = create_api_token(hospital.user("itadmin"), user=hospital.user("doctor"), name="csrf-test")
-    response = Client(enforce_csrf_checks=True).post(
-        f"/api/patients/{hospital.patient_in_care.pk}/break-glass",
-        json.dumps({"reason": REASON}),
+    # People never get tokens (a token skips two-factor sign-in); a bound channel identity does.
+    with pytest.raises(TokenOwnerNotAllowed):
+        create_api_token(hospital.user("itadmin"), user=hospital.user("doctor"), name="csrf-test")
+    channel = UserFactory(username="channel-app-csrf", role=Role.CHANNEL)
+    ChannelBinding.objects.create(channel_user=channel, patient=hospital.patient_in_care)
+    secret = create_api_token(hospital.user("itadmin"), user=channel, name="csrf-test")
+    response = Client(enforce_csrf_checks=True).generic(
+        "PATCH",
+        f"/api/patients/{hospital.patient_in_care.pk}",
+        json.dumps({"address": "渠道更新路1号"}),
         content_type="application/json",
         headers={"Authorization": f"Bearer {secret}"},
     )
-    assert response.status_code == 201
+    assert response.status_code == 200

@@ -682,10 +682,7 @@ class DoctorPlan:
 class Stats:
     sessions: int = 0
     slots: int = 0
-    queue_entries: int = 0
-    care_relationships: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
-    channels: Counter[str] = field(default_factory=Counter)
     waits: list[float] = field(default_factory=list)
 
 
@@ -1399,7 +1396,6 @@ class Builder:
             ]
         )
         self.stats.statuses[str(booking.status)] += 1
-        self.stats.channels[booking.channel] += 1
 
     # -- the next two weeks --
 
