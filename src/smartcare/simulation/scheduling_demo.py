@@ -46,6 +46,7 @@ from smartcare.scheduling.models import (
     BookingPolicy,
     ClinicSession,
     ExamType,
+    PreVisitRule,
     ReleaseRule,
     ScheduleTemplate,
     Slot,
@@ -438,6 +439,14 @@ def day_factor(date: dt.date, holiday_days: set[dt.date]) -> float:
     return factor
 
 
+PRE_VISIT_RULES = [
+    ("03.04", "ECG", 40),
+    ("03.07", "LAB-GLU", None),
+    ("03.07", "LAB-HBA1C", None),
+    ("03.05", "LAB-CBC", None),
+]
+
+
 class Weighted:
     """A weighted choice with its cumulative weights computed once (it is drawn ~300,000 times)."""
 
@@ -816,6 +825,15 @@ class Builder:
                 )
             )
         VisitPreparation.objects.bulk_create(preparations)
+        # Routine exams done before the visit: an ECG before cardiology from 40, fasting glucose
+        # and HbA1c before endocrinology, blood routine before haematology.
+        PreVisitRule.objects.bulk_create(
+            [
+                PreVisitRule(department=departments[dept], exam_type=self.exams[exam], min_age=min_age)
+                for dept, exam, min_age in PRE_VISIT_RULES
+                if dept in departments and exam in self.exams
+            ]
+        )
         self.preparation = {p.department_id: (p.text_zh, p.text_en) for p in preparations}
         self.release_days = {d.pk: (14 if code in LONG_RELEASE else 7) for code, d in departments.items()}
         ReleaseRule.objects.bulk_create(
