@@ -38,7 +38,6 @@ from tests.test_permissions import (
     ADMIN,
     ANON,
     AUDITOR,
-    CARE,
     CLINICIANS,
     DEVICE,
     FRONT_DESK,
@@ -404,5 +403,3 @@ RULES: list[Rule] = [
         effect=_offer_accepted_api,
     ),
 ]
-
-assert {CARE, HEAD, FRONT_DESK} <= RECORD
