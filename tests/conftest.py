@@ -15,7 +15,6 @@ from urllib.parse import urlparse
 
 import pytest
 
-
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 MQTT_URL = os.environ.get("MQTT_URL") or "mqtt://127.0.0.1:1883"

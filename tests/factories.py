@@ -91,6 +91,11 @@ def staff(
 
 
 def build_hospital() -> TestHospital:
+    # Transactional tests flush the tables, the national catalog (a data migration) included.
+    if not NationalDepartmentCode.objects.exists():
+        from smartcare.organization.catalog import load_department_catalog
+
+        load_department_catalog()
     hospital = Hospital.objects.create(code="T", name_zh="测试医院", name_en="Test Hospital")
     Campus.objects.create(hospital=hospital, code="MAIN", name_zh="总院", name_en="Main")
     cardiology = department(hospital, "03.04")

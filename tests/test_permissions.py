@@ -33,8 +33,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ninja.operation import PathView
 
 from smartcare.accounts.choices import BreakGlassStatus, Role
-from smartcare.accounts.models import ApiToken, BreakGlassGrant, CareRelationship, User
 from smartcare.accounts.errors import TokenOwnerNotAllowed
+from smartcare.accounts.models import ApiToken, BreakGlassGrant, CareRelationship, User
 from smartcare.accounts.services import break_the_glass, create_api_token
 from smartcare.api import api
 from smartcare.audit.models import AuditEvent

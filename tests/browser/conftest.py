@@ -67,7 +67,7 @@ def browser(django_db_setup: None) -> Iterator[Any]:
 
 
 @pytest.fixture()
-def hospital(browser: Any, live_server: Any, django_db_serialized_rollback: None, settings: Any) -> Any:
+def hospital(browser: Any, live_server: Any, transactional_db: None, settings: Any) -> Any:
     """The test hospital, committed so that the live server sees it.
 
     ``serialized_rollback`` brings back the national department catalog (a data migration) that

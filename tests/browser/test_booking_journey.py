@@ -90,9 +90,7 @@ def build_clinic_today(hospital: Any, *, capacity: int = 2) -> Any:
 
 
 @pytest.fixture()
-def journey_hospital(
-    browser: Any, transactional_db: None, django_db_serialized_rollback: None, settings: Any
-) -> Any:
+def journey_hospital(browser: Any, transactional_db: None, settings: Any) -> Any:
     """The test hospital, committed for the server process, plus a kiosk device account.
 
     ``serialized_rollback`` brings back the national department catalog (a data migration) that

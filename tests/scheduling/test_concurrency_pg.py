@@ -19,7 +19,7 @@ from smartcare.scheduling.models import Appointment, Slot
 from smartcare.scheduling.services import BookingResult, book_slot
 from tests.scheduling.builders import MONDAY, Clinic, new_patient, one_session, slot_of
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def together(count: int, work: Callable[[int], Any]) -> list[Any]:

@@ -278,7 +278,7 @@ def redis_queue(settings: Any) -> Iterator[Any]:
 
 
 @pytest.mark.redis
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_real_worker_sends_the_booking_confirmation_from_redis(clinic: Clinic, redis_queue: Any) -> None:
     speaks(clinic, "en")
     appointment = book(clinic)  # committed: the reminders are on the Redis queue now

@@ -23,7 +23,7 @@ from smartcare.visits.displays import make_token
 from smartcare.visits.services import call_next, check_in
 from tests.scheduling.builders import Clinic
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
 TIMEOUT = 10
