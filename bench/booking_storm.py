@@ -8,11 +8,13 @@ What it does, each run in a fresh database (a temporary SMARTCARE_VAR_DIR, and f
 database of --database-url, dropped and created again):
 
 1. migrates and creates a minimal hospital: one department, one doctor, a schedule template and
-   three dated sessions built with ``scheduling.services.build_session`` (the storm session, a
-   session for the direct measurement and a small probe session), ``--capacity`` places spread
+   four dated sessions built with ``scheduling.services.build_session`` (the storm session, one
+   for the direct measurement, one for the plain-SQL measurement and a probe session), each with
+   ``--capacity`` places spread
    over ``--slots`` slots, ``--clients`` patients, and a channel identity
    (``channel-miniprogram-bench``, role channel) with an API token and a ``ChannelBinding`` to
-   every patient. Audit stays on; only the login lockout (axes) is switched off.
+   every patient. Audit stays on; only the login lockout (axes) is switched off. With PostgreSQL
+   the server gets REDIS_URL (``--redis-url``), as the operator guide asks for several workers.
 2. counts the SQL queries of one booking (through the Django test client, so with bearer
    authentication and the response, and through ``book_slot`` alone), of a replay with the same
    Idempotency-Key and of a refused booking (slot full).
@@ -23,15 +25,20 @@ database of --database-url, dropped and created again):
    places, until it holds a booking or every slot is known to be full. A share of the clients
    (``--retry-share``) resend the same request with the same key, half of them at once (two
    identical requests in flight) and half after the answer, as a client whose response was lost
-   would. ``--contended`` makes most clients aim at the same ``--hot-slots`` slots.
+   would. ``--contended`` is the morning rush: most attempts aim at the ``--hot-slots`` earliest
+   slots that may still have places, so a few rows take the load until they are full.
 5. checks the database: confirmed, overbooked, lost and duplicated bookings (see ``verify``).
 6. runs the same booking transaction without HTTP: ``book_slot`` called in-process from
    ``--direct-procs`` processes x ``--direct-threads`` threads against the direct session (same
-   capacity, same patients, same retry-on-full logic), and verifies it the same way.
+   capacity, same patients, same retry-on-full logic), and verifies it the same way; with
+   PostgreSQL also the same statements as plain SQL through psycopg (``db_sql_*``): what the
+   database itself can do with this transaction.
 
+During a PostgreSQL storm ``pg_stat_activity`` is sampled every 0.2 s: connections, lock waits by
+statement (slot row, audit chain head) and transactions waiting for the application.
 Progress goes to stderr; the last line of stdout is one JSON object with the results. The exit
-status is 1 when ``overbooked``, ``lost`` or ``duplicates`` is not 0 (in the storm or in the
-direct run), 2 when the benchmark itself could not run. Traffic goes to 127.0.0.1 only; every
+status is 1 when ``overbooked``, ``lost`` or ``duplicates`` is not 0 (in the storm, the direct or
+the SQL run), 2 when the benchmark itself could not run. Traffic goes to 127.0.0.1 only; every
 loop is bounded in count and time, and the server is stopped at the end.
 """
 
@@ -91,9 +98,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--slots", type=int, default=20, help="slots the places are spread over")
     parser.add_argument("--workers", type=int, help="uvicorn workers (default 4 postgres, 1 sqlite)")
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight")
-    parser.add_argument("--contended", action="store_true", help="most clients aim at the same slots")
-    parser.add_argument("--hot-slots", type=int, default=2, help="slots the contended clients aim at")
-    parser.add_argument("--hot-share", type=float, default=0.9, help="share of contended clients")
+    parser.add_argument(
+        "--contended", action="store_true", help="most clients want the earliest slots with places"
+    )
+    parser.add_argument("--hot-slots", type=int, default=2, help="how many earliest slots they aim at")
+    parser.add_argument("--hot-share", type=float, default=0.9, help="share of attempts that aim at them")
     parser.add_argument(
         "--retry-share", type=float, default=0.1, help="clients that resend with the same key"
     )
@@ -102,6 +111,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--direct-threads", type=int, default=8, help="threads per direct process")
     parser.add_argument("--no-direct", action="store_true", help="skip the direct measurement")
+    parser.add_argument(
+        "--direct-reconnect",
+        action="store_true",
+        help="the direct run opens a new connection for every booking, as a request under ASGI does",
+    )
     parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     parser.add_argument(
         "--max-seconds", type=float, default=300, help="the storm stops starting clients then"
@@ -123,7 +137,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of one booking")
     parser.add_argument("--keep", action="store_true", help="keep the var dir and the database")
+    parser.add_argument(
+        "--setup-only", action="store_true", help="create the data, count queries, keep it all and stop"
+    )
     args = parser.parse_args(argv)
+    args.keep = args.keep or args.setup_only
     if args.workers is None:
         args.workers = 4 if args.db == "postgres" else 1
     if args.redis_url is None:
@@ -194,6 +212,17 @@ def redis_release(url: str) -> None:
     client = redis.Redis.from_url(url)
     client.flushdb()
     client.close()
+
+
+def redis_connections_received(url: str) -> int:
+    """Connections the whole Redis server has accepted so far (INFO stats)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info("stats")["total_connections_received"])
+    finally:
+        client.close()
 
 
 def machine_busy_pct(seconds: float = 1.0) -> float:
@@ -301,7 +330,7 @@ def create_world(args: argparse.Namespace) -> dict[str, Any]:
         )
         today = clock.today()
         sessions = {}
-        for offset, name in ((1, "storm"), (2, "direct"), (3, "probe")):
+        for offset, name in ((1, "storm"), (2, "direct"), (3, "probe"), (4, "sql")):
             session = build_session(template, today + dt.timedelta(days=offset))
             assert session is not None and session.is_open, "the session must be open for booking"
             slots = list(session.slots.order_by("starts_at"))
@@ -533,7 +562,18 @@ def _machine_cpu() -> tuple[float, float]:
 
 
 class PgSampler:
-    """Counts the server's PostgreSQL connections during the storm (max seen, sessions opened)."""
+    """Samples the benchmark database's backends every 0.2 s during the storm: connections (most
+    at once, sessions opened), and what the active ones are doing (the statement they wait in or
+    run, by kind), so that lock queues (the audit chain head, a slot row) show."""
+
+    STATEMENTS = (
+        ("audit head lock", "audit_audithead"),
+        ("slot update", 'UPDATE "scheduling_slot"'),
+        ("appointment insert", 'INSERT INTO "scheduling_appointment"'),
+        ("care relationship", "accounts_carerelationship"),
+        ("audit event insert", "audit_auditevent"),
+        ("commit", "COMMIT"),
+    )
 
     def __init__(self, url: str):
         import psycopg
@@ -541,6 +581,13 @@ class PgSampler:
         self.conn = psycopg.connect(url, autocommit=True)
         self.stop_event = threading.Event()
         self.max_connections = 0
+        self.samples = 0
+        self.waiting: Counter[str] = Counter()  # backend-samples waiting on a lock, by statement
+        self.active: Counter[str] = Counter()  # backend-samples active (running or waiting)
+        self.states: Counter[str] = Counter()  # backend-samples by state and wait event
+        # Backend-samples inside a transaction, waiting for the application's next statement,
+        # by the last statement sent: locks taken before it are held while Python works.
+        self.idle_in_transaction: Counter[str] = Counter()
         self.sessions_before = self._sessions()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -550,36 +597,69 @@ class PgSampler:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def _kind(self, query: str) -> str:
+        for label, marker in self.STATEMENTS:
+            if marker in query:
+                return label
+        return "other"
+
     def _run(self) -> None:
         for _ in range(10_000):  # bounded: 0.2 s apart, at most ~33 minutes
             if self.stop_event.wait(0.2):
                 return
-            row = self.conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).fetchone()
-            self.max_connections = max(self.max_connections, int(row[0]))
+            rows = self.conn.execute(
+                "SELECT state, wait_event_type, wait_event, left(query, 200) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+            self.samples += 1
+            self.max_connections = max(self.max_connections, len(rows))
+            for state, wait_type, wait_event, query in rows:
+                self.states[f"{state}{f' ({wait_type}:{wait_event})' if wait_type else ''}"] += 1
+                if state == "idle in transaction":
+                    self.idle_in_transaction[self._kind(query or "")] += 1
+                if state != "active":
+                    continue
+                kind = self._kind(query or "")
+                self.active[kind] += 1
+                if wait_type == "Lock":
+                    self.waiting[kind] += 1
 
     def start(self) -> None:
         self.thread.start()
 
-    def finish(self) -> dict[str, int]:
+    def finish(self) -> dict[str, Any]:
         self.stop_event.set()
         self.thread.join(timeout=5)
         time.sleep(0.2)  # pg_stat_database is updated when a backend reports
         opened = self._sessions() - self.sessions_before
         self.conn.close()
-        return {"pg_max_connections": self.max_connections, "pg_sessions_opened": opened}
+        n = max(1, self.samples)
+        return {
+            "pg_max_connections": self.max_connections,
+            "pg_sessions_opened": opened,
+            # Average number of backends, per sample, waiting on a lock / active, by statement.
+            "pg_lock_waiters_avg": {k: round(v / n, 2) for k, v in self.waiting.most_common()},
+            "pg_active_avg": {k: round(v / n, 2) for k, v in self.active.most_common()},
+            "pg_backend_states_avg": {k: round(v / n, 2) for k, v in self.states.most_common(8)},
+            "pg_idle_in_transaction_avg": {
+                f"after {k}": round(v / n, 2) for k, v in self.idle_in_transaction.most_common()
+            },
+        }
 
 
 # --- The storm ----------------------------------------------------------------------------------
 
 
 class SlotBoard:
-    """What the clients have learned: slots answered "full" are not tried again."""
+    """What the clients have learned: slots answered "full" are not tried again.
+
+    Random mode picks any slot that may have places. Contended mode is the morning rush: with
+    probability ``hot_share`` a client wants one of the ``hot`` earliest slots that may still have
+    places, so the same few rows take the load until they are full, then the next ones."""
 
     def __init__(self, slots: list[int], hot: int, hot_share: float, contended: bool, rng: random.Random):
-        self.slots = list(slots)
-        self.hot = self.slots[: max(1, hot)]
+        self.slots = list(slots)  # in time order
+        self.hot = max(1, hot)
         self.hot_share = hot_share
         self.contended = contended
         self.full: set[int] = set()
@@ -590,9 +670,7 @@ class SlotBoard:
         if not open_slots:
             return None
         if self.contended and self.rng.random() < self.hot_share:
-            hot = [s for s in self.hot if s in open_slots]
-            if hot:
-                return self.rng.choice(hot)
+            return self.rng.choice(open_slots[: self.hot])
         return self.rng.choice(open_slots)
 
 
@@ -845,6 +923,7 @@ def _direct_process(
     slots: list[int],
     threads: int,
     seed: int,
+    reconnect: bool,
     barrier: Any,
     results: Any,
 ) -> None:
@@ -913,14 +992,19 @@ def _direct_process(
                             acks[patient] = {"appointment": result.appointment.pk, "slot": slot, "key": key}
                         elif outcome == "SCHED-001":
                             board.full.add(slot)
+                    if reconnect:
+                        # As under ASGI: every request opens (and closes) its own connection.
+                        close_connection()
                     if outcome != "SCHED-001":
                         break
                     tried.add(slot)
-        if connection.vendor == "postgresql":
-            # CPU the PostgreSQL backend of this thread's connection spent (the booking work).
-            with contextlib.suppress(Exception), connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                pid = cursor.fetchone()[0]
+        close_connection()
+
+    def close_connection() -> None:
+        """Close this thread's connection, adding the CPU its PostgreSQL backend spent."""
+        if connection.vendor == "postgresql" and connection.connection is not None:
+            with contextlib.suppress(Exception):
+                pid = connection.connection.info.backend_pid
                 raw = Path(f"/proc/{pid}/stat").read_text()
                 rest = raw[raw.rindex(")") + 2 :].split()
                 with lock:
@@ -952,37 +1036,291 @@ def direct_run(args: argparse.Namespace, env: dict[str, str], world: dict[str, A
     from django.db import connections
 
     connections.close_all()
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(args.direct_procs)
-    results = ctx.Queue()
     patients = world["patients"]
-    slots = world["sessions"]["direct"]["slots"]
     shares = [patients[i :: args.direct_procs] for i in range(args.direct_procs)]
+    slots = world["sessions"]["direct"]["slots"]
+    parts, busy = _run_processes(
+        args,
+        _direct_process,
+        lambda i, share: (
+            env,
+            world["channel_user_id"],
+            share,
+            slots,
+            args.direct_threads,
+            args.seed + i,
+            args.direct_reconnect,
+        ),
+        shares,
+    )
+    return _summarise_parts(parts, world["sessions"]["direct"]["id"], busy)
+
+
+# --- The same transaction in plain SQL (PostgreSQL) --------------------------------------------
+
+# The statements book_slot sends (see count_queries), written by hand: the ORM's SAVEPOINTs are
+# left out, rows are inserted with every column of the probe booking's rows. psycopg's default
+# server-side binding prepares each statement after 5 uses. The reminder tasks enqueued after
+# commit are left out (with REDIS_URL they go to Redis, not to PostgreSQL).
+SQL = {
+    "precheck": "SELECT id, slot_id, patient_id FROM scheduling_appointment "
+    "WHERE booked_by_id = %s AND idempotency_key = %s LIMIT 1",
+    "visible": "SELECT 1 FROM patients_patient WHERE id IN (SELECT patient_id FROM patients_channelbinding "
+    "WHERE channel_user_id = %s AND revoked_at IS NULL) AND id = %s LIMIT 1",
+    "patient": "SELECT * FROM patients_patient WHERE id = %s LIMIT 21",
+    "slot": "SELECT * FROM scheduling_slot s JOIN scheduling_clinicsession c ON c.id = s.session_id "
+    "JOIN organization_department d ON d.id = c.department_id "
+    "LEFT JOIN scheduling_examtype e ON e.id = c.exam_type_id WHERE s.id = %s LIMIT 1",
+    "policy_department": "SELECT * FROM scheduling_bookingpolicy WHERE department_id = %s ORDER BY id LIMIT 1",
+    "policy_default": "SELECT * FROM scheduling_bookingpolicy WHERE department_id IS NULL ORDER BY id LIMIT 1",
+    "no_shows": "SELECT date FROM scheduling_appointment WHERE date >= %s AND patient_id = %s "
+    "AND status = 'no_show' ORDER BY 1 DESC",
+    "same_day": "SELECT count(*) FROM scheduling_appointment WHERE date = %s AND patient_id = %s "
+    "AND status IN ('booked', 'checked_in', 'in_consultation')",
+    "active": "SELECT 1 FROM scheduling_appointment WHERE date = %s AND department_id = %s AND patient_id = %s "
+    "AND period = %s AND status IN ('booked', 'checked_in', 'in_consultation') LIMIT 1",
+    "take": "UPDATE scheduling_slot SET booked = booked + 1 WHERE booked < capacity AND id = %s",
+    "preparation": "SELECT * FROM scheduling_visitpreparation WHERE department_id = %s LIMIT 21",
+    "care": "SELECT * FROM accounts_carerelationship WHERE department_id = %s AND kind = %s AND patient_id = %s "
+    "AND source = %s LIMIT 21 FOR UPDATE",
+    "head": "SELECT id, last_sequence, last_hash FROM audit_audithead WHERE id = 1 LIMIT 21 FOR UPDATE",
+    "head_update": "UPDATE audit_audithead SET last_sequence = %s, last_hash = %s WHERE id = 1",
+    "after_appointment": "SELECT * FROM scheduling_appointment a JOIN scheduling_clinicsession c "
+    "ON c.id = a.session_id JOIN patients_patient p ON p.id = a.patient_id WHERE a.id = %s LIMIT 1",
+    "after_rules": "SELECT * FROM scheduling_previsitrule r JOIN scheduling_examtype e ON e.id = r.exam_type_id "
+    "WHERE r.department_id = %s AND r.is_active",
+    "after_slot": "SELECT * FROM scheduling_appointment a JOIN scheduling_slot s ON s.id = a.slot_id "
+    "WHERE a.id = %s LIMIT 1",
+}
+
+
+def _sql_process(
+    url: str, plan: dict[str, Any], patients: list[int], threads: int, seed: int, barrier: Any, results: Any
+) -> None:
+    import datetime as dt
+    import hashlib
+    import queue as queue_module
+
+    import psycopg
+    from psycopg.rows import dict_row
+    from psycopg.types.json import Jsonb
+
+    def template(conn: Any, table: str, pk: int) -> dict[str, Any]:
+        row = conn.execute(f"SELECT * FROM {table} WHERE id = %s", (pk,)).fetchone()  # noqa: S608
+        return {k: (Jsonb(v) if isinstance(v, dict | list) else v) for k, v in row.items() if k != "id"}
+
+    def insert(table: str, columns: list[str]) -> str:
+        names = ", ".join(columns)
+        marks = ", ".join(["%s"] * len(columns))
+        return f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id"  # noqa: S608
+
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        rows = {
+            "appointment": template(conn, "scheduling_appointment", plan["appointment_id"]),
+            "care": template(conn, "accounts_carerelationship", plan["care_id"]),
+            "event": template(conn, "audit_auditevent", plan["event_id"]),
+        }
+    inserts = {
+        "appointment": insert("scheduling_appointment", list(rows["appointment"])),
+        "care": insert("accounts_carerelationship", list(rows["care"])),
+        "event": insert("audit_auditevent", list(rows["event"])),
+    }
+    session = plan["session"]
+    user = plan["channel_user_id"]
+    work: queue_module.Queue[int] = queue_module.Queue()
+    for patient in patients:
+        work.put(patient)
+    board = SlotBoard(plan["slots"], 1, 0.0, False, random.Random(seed))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    acks: dict[int, dict[str, Any]] = {}
+    statuses: Counter[str] = Counter()
+    backend_cpu: list[float] = []
+    run = uuid.uuid4().hex[:8]
+
+    class Full(Exception):
+        pass
+
+    def book(conn: Any, patient: int, slot: int, key: str) -> tuple[str, int | None]:
+        now = dt.datetime.now(dt.UTC)
+        found = conn.execute(SQL["precheck"], (user, key)).fetchone()
+        if found:
+            return "200", found["id"]
+        try:
+            with conn.transaction():
+                if not conn.execute(SQL["visible"], (user, patient)).fetchone():
+                    return "CORE-404", None
+                conn.execute(SQL["patient"], (patient,)).fetchone()
+                conn.execute(SQL["slot"], (slot,)).fetchone()
+                conn.execute(SQL["policy_department"], (session["department_id"],)).fetchone()
+                conn.execute(SQL["policy_default"]).fetchone()
+                conn.execute(SQL["no_shows"], (session["date"] - dt.timedelta(days=90), patient)).fetchall()
+                conn.execute(SQL["same_day"], (session["date"], patient)).fetchone()
+                active = (session["date"], session["department_id"], patient, session["period"])
+                if conn.execute(SQL["active"], active).fetchone():
+                    return "SCHED-003", None
+                if conn.execute(SQL["take"], (slot,)).rowcount == 0:
+                    raise Full
+                conn.execute(SQL["preparation"], (session["department_id"],)).fetchone()
+                row = dict(rows["appointment"])
+                row.update(
+                    created_at=now,
+                    updated_at=now,
+                    slot_id=slot,
+                    session_id=session["id"],
+                    date=session["date"],
+                    period=session["period"],
+                    patient_id=patient,
+                    idempotency_key=key,
+                )
+                appointment = conn.execute(inserts["appointment"], list(row.values())).fetchone()["id"]
+                source = f"scheduling.appointment:{appointment}"
+                care = (session["department_id"], "appointment", patient, source)
+                conn.execute(SQL["care"], care).fetchone()
+                row = dict(rows["care"])
+                row.update(created_at=now, updated_at=now, valid_from=now, patient_id=patient, source=source)
+                conn.execute(inserts["care"], list(row.values())).fetchone()
+                head = conn.execute(SQL["head"]).fetchone()
+                row = dict(rows["event"])
+                detail = {"channel": "mini_program", "slot": slot}
+                row.update(
+                    sequence=head["last_sequence"] + 1,
+                    occurred_at=now,
+                    patient_id=patient,
+                    object_id=str(appointment),
+                    request_id=uuid.uuid4().hex,
+                    detail=Jsonb(detail),
+                    prev_hash=head["last_hash"],
+                )
+                canonical = json.dumps(
+                    {k: v for k, v in row.items() if k not in ("prev_hash", "hash", "detail")}
+                    | {"detail": detail},
+                    sort_keys=True,
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                    default=str,
+                )
+                row["hash"] = hashlib.sha256(head["last_hash"].encode() + canonical.encode()).hexdigest()
+                conn.execute(inserts["event"], list(row.values())).fetchone()
+                conn.execute(SQL["head_update"], (row["sequence"], row["hash"]))
+        except Full:
+            return "SCHED-001", None
+        except psycopg.errors.UniqueViolation:
+            found = conn.execute(SQL["precheck"], (user, key)).fetchone()
+            return ("200", found["id"]) if found else ("SCHED-003", None)
+        # After commit, as _after_booking does (the task enqueues go to Redis).
+        conn.execute(SQL["after_appointment"], (appointment,)).fetchone()
+        conn.execute(SQL["after_rules"], (session["department_id"],)).fetchall()
+        conn.execute(SQL["after_slot"], (appointment,)).fetchone()
+        return "201", appointment
+
+    def thread_main() -> None:
+        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+            while True:
+                try:
+                    patient = work.get_nowait()
+                except queue_module.Empty:
+                    break
+                tried: set[int] = set()
+                for attempt in range(len(plan["slots"]) + 5):
+                    with lock:
+                        slot = board.pick(tried)
+                    if slot is None:
+                        break
+                    key = f"sql-{run}-{patient}-{attempt}"
+                    started = time.perf_counter()
+                    try:
+                        outcome, appointment = book(conn, patient, slot, key)
+                    except psycopg.Error as error:
+                        outcome, appointment = f"error:{type(error).__name__}", None
+                    elapsed = time.perf_counter() - started
+                    with lock:
+                        latencies.append(elapsed)
+                        statuses[outcome] += 1
+                        if appointment is not None:
+                            acks[patient] = {"appointment": appointment, "slot": slot, "key": key}
+                        elif outcome == "SCHED-001":
+                            board.full.add(slot)
+                    if outcome != "SCHED-001":
+                        break
+                    tried.add(slot)
+            with contextlib.suppress(Exception):
+                pid = conn.info.backend_pid
+                raw = Path(f"/proc/{pid}/stat").read_text()
+                rest = raw[raw.rindex(")") + 2 :].split()
+                with lock:
+                    backend_cpu.append((int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK"))
+
+    barrier.wait(timeout=120)
+    started_at = time.time()
+    cpu_before = time.process_time()
+    pool = [threading.Thread(target=thread_main) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    results.put(
+        {
+            "started": started_at,
+            "ended": time.time(),
+            "latencies": latencies,
+            "acks": acks,
+            "statuses": dict(statuses),
+            "cpu": time.process_time() - cpu_before,
+            "backend_cpu": sum(backend_cpu) if backend_cpu else None,
+        }
+    )
+
+
+def sql_plan(world: dict[str, Any]) -> dict[str, Any]:
+    """Ids of the probe booking's rows (templates for the inserts) and the SQL session."""
+    from smartcare.accounts.models import CareRelationship
+    from smartcare.audit.models import AuditEvent
+    from smartcare.scheduling.models import Appointment, ClinicSession
+
+    appointment = Appointment.objects.get(booked_by_id=world["channel_user_id"], idempotency_key="probe")
+    care = CareRelationship.objects.get(source=f"scheduling.appointment:{appointment.pk}")
+    event = AuditEvent.objects.get(
+        action="create", object_type="scheduling.Appointment", object_id=str(appointment.pk)
+    )
+    session = ClinicSession.objects.get(pk=world["sessions"]["sql"]["id"])
+    return {
+        "appointment_id": appointment.pk,
+        "care_id": care.pk,
+        "event_id": event.pk,
+        "channel_user_id": world["channel_user_id"],
+        "slots": world["sessions"]["sql"]["slots"],
+        "session": {
+            "id": session.pk,
+            "department_id": session.department_id,
+            "date": session.date,
+            "period": session.period,
+        },
+    }
+
+
+def _run_processes(
+    args: argparse.Namespace, target: Any, make_args: Any, shares: list[list[int]]
+) -> tuple[list[dict[str, Any]], float]:
+    """Start one spawned process per share, released together; their results and machine busy %."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(len(shares))
+    results = ctx.Queue()
     processes = [
-        ctx.Process(
-            target=_direct_process,
-            args=(
-                env,
-                world["channel_user_id"],
-                share,
-                slots,
-                args.direct_threads,
-                args.seed + i,
-                barrier,
-                results,
-            ),
-        )
+        ctx.Process(target=target, args=(*make_args(i, share), barrier, results))
         for i, share in enumerate(shares)
     ]
     busy_before, total_before = _machine_cpu()
     for p in processes:
         p.start()
-    parts = []
-    for _ in processes:
-        parts.append(results.get(timeout=args.max_seconds + 180))
+    parts = [results.get(timeout=args.max_seconds + 180) for _ in processes]
     for p in processes:
         p.join(timeout=30)
     busy_after, total_after = _machine_cpu()
+    return parts, round(100 * (busy_after - busy_before) / max(1e-9, total_after - total_before), 1)
+
+
+def _summarise_parts(parts: list[dict[str, Any]], session_id: int, busy: float) -> dict[str, Any]:
     duration = max(p["ended"] for p in parts) - min(p["started"] for p in parts)
     latencies = [x for p in parts for x in p["latencies"]]
     acks: dict[int, dict[str, Any]] = {}
@@ -991,7 +1329,8 @@ def direct_run(args: argparse.Namespace, env: dict[str, str], world: dict[str, A
         acks.update(p["acks"])
         statuses.update(p["statuses"])
     key_results = {a["key"]: [a["appointment"]] for a in acks.values()}
-    checked = verify(world["sessions"]["direct"]["id"], acks, key_results)
+    checked = verify(session_id, acks, key_results)
+    backend = [p["backend_cpu"] for p in parts]
     return {
         "duration": duration,
         "attempts": len(latencies),
@@ -1000,14 +1339,26 @@ def direct_run(args: argparse.Namespace, env: dict[str, str], world: dict[str, A
         "p99_ms": percentile(latencies, 0.99),
         "statuses": dict(statuses),
         "cpu": sum(p["cpu"] for p in parts),
-        "backend_cpu": sum(p["backend_cpu"] for p in parts)
-        if all(p["backend_cpu"] is not None for p in parts)
-        else None,
-        "machine_busy_pct": round(
-            100 * (busy_after - busy_before) / max(1e-9, total_after - total_before), 1
-        ),
+        "backend_cpu": sum(backend) if all(b is not None for b in backend) else None,
+        "machine_busy_pct": busy,
         **checked,
     }
+
+
+def sql_run(args: argparse.Namespace, world: dict[str, Any]) -> dict[str, Any]:
+    from django.db import connections
+
+    plan = sql_plan(world)
+    connections.close_all()
+    patients = world["patients"]
+    shares = [patients[i :: args.direct_procs] for i in range(args.direct_procs)]
+    parts, busy = _run_processes(
+        args,
+        _sql_process,
+        lambda i, share: (args.database_url, plan, share, args.direct_threads, args.seed + 100 + i),
+        shares,
+    )
+    return _summarise_parts(parts, plan["session"]["id"], busy)
 
 
 # --- Main ---------------------------------------------------------------------------------------
@@ -1038,6 +1389,11 @@ def main(argv: list[str] | None = None) -> int:
         queries = count_queries(world, args.show_queries)
         head = AuditHead.objects.filter(id=1).first()
         first_sequence = head.last_sequence if head else 0
+        if args.setup_only:
+            summary = {"db": args.db, "var_dir": str(var_dir), "token": world["token"], "queries": queries}
+            summary["sessions"] = {name: value["id"] for name, value in world["sessions"].items()}
+            print(json.dumps(summary, ensure_ascii=False))
+            return 0
 
         from django.db import connections
 
@@ -1049,6 +1405,7 @@ def main(argv: list[str] | None = None) -> int:
         background = wait_quiet(args.wait_quiet) if args.wait_quiet else machine_busy_pct()
         sampler = PgSampler(args.database_url) if args.db == "postgres" else None
         loadavg = os.getloadavg()
+        redis_before = redis_connections_received(args.redis_url) if args.redis_url else 0
         server_cpu_before = server.cpu_seconds()
         busy_before, total_before = _machine_cpu()
         if sampler:
@@ -1063,6 +1420,9 @@ def main(argv: list[str] | None = None) -> int:
         busy_after, total_after = _machine_cpu()
         server_cpu = server.cpu_seconds() - server_cpu_before
         pg = sampler.finish() if sampler else {}
+        if args.redis_url:
+            # Counts every client of that Redis server, not only the benchmark's.
+            pg["redis_connections_opened"] = redis_connections_received(args.redis_url) - redis_before - 1
         server.stop()
         log(f"storm done in {result['duration']:.2f}s: {result['statuses']}")
         server_errors = server.error_summary()
@@ -1137,6 +1497,7 @@ def main(argv: list[str] | None = None) -> int:
                     "db_direct_lost": direct["lost"],
                     "db_direct_duplicates": direct["duplicates"],
                     "db_direct_procs_threads": f"{args.direct_procs}x{args.direct_threads}",
+                    "db_direct_reconnect": args.direct_reconnect,
                     "db_direct_python_cpu_ms_per_attempt": round(1000 * direct["cpu"] / n, 2),
                     "db_direct_pg_backend_cpu_ms_per_attempt": (
                         round(1000 * direct["backend_cpu"] / n, 2)
@@ -1148,6 +1509,32 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             failed = failed or direct["overbooked"] or direct["lost"] or direct["duplicates"]
+        if not args.no_direct and args.db == "postgres":
+            log(
+                f"SQL: the same transaction in plain SQL from {args.direct_procs} x {args.direct_threads} connections"
+            )
+            sql = sql_run(args, world)
+            log(f"SQL done in {sql['duration']:.2f}s: {sql['statuses']}")
+            n = max(1, sql["attempts"])
+            summary.update(
+                {
+                    "db_sql_rps": round(sql["rps"], 1),
+                    "db_sql_p50_ms": sql["p50_ms"],
+                    "db_sql_p99_ms": sql["p99_ms"],
+                    "db_sql_attempts": sql["attempts"],
+                    "db_sql_confirmed": sql["confirmed"],
+                    "db_sql_overbooked": sql["overbooked"],
+                    "db_sql_lost": sql["lost"],
+                    "db_sql_duplicates": sql["duplicates"],
+                    "db_sql_python_cpu_ms_per_attempt": round(1000 * sql["cpu"] / n, 2),
+                    "db_sql_pg_backend_cpu_ms_per_attempt": (
+                        round(1000 * sql["backend_cpu"] / n, 2) if sql["backend_cpu"] is not None else None
+                    ),
+                    "db_sql_machine_busy_pct": sql["machine_busy_pct"],
+                    "app_to_sql_ratio": round(throughput / sql["rps"], 3) if sql["rps"] else None,
+                }
+            )
+            failed = failed or sql["overbooked"] or sql["lost"] or sql["duplicates"]
     except Exception as error:
         log(f"benchmark failed: {type(error).__name__}: {error}")
         if server is not None:

@@ -117,7 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that worker processes started by tests see the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-smartcare.sqlite3")}
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("SMARTCARE_DB_CONN_MAX_AGE", 60)
+    # 0 by default: under ASGI every thread of the sync-view pool would otherwise keep its own
+    # connection open and a busy server runs PostgreSQL out of connections. Use a pooler to reuse.
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("SMARTCARE_DB_CONN_MAX_AGE", 0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

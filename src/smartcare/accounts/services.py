@@ -165,7 +165,8 @@ def break_glass_reviewable(user: Any) -> Any:
 def review_break_glass(
     reviewer: Any, grant_id: int, *, justified: bool, comment: str = ""
 ) -> BreakGlassGrant:
-    grant = break_glass_reviewable(reviewer).select_for_update().filter(pk=grant_id).first()
+    # Lock only the grant: PostgreSQL refuses FOR UPDATE on the outer-joined (nullable) department.
+    grant = break_glass_reviewable(reviewer).select_for_update(of=("self",)).filter(pk=grant_id).first()
     if grant is None:
         raise ReviewNotAllowed()
     if grant.status != BreakGlassStatus.PENDING_REVIEW:
