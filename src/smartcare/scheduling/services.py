@@ -278,6 +278,8 @@ def _replay(actor: Any, key: str | None, patient_id: Any, slot_id: int) -> Booki
         return None
     if previous.slot_id != slot_id or str(previous.patient_id) != str(getattr(patient_id, "pk", patient_id)):
         raise IdempotencyConflict()
+    # The caller may have lost access since (a channel binding revoked): check again.
+    access_patient(actor, previous.patient_id, AccessAction.VIEW, audit=False)
     return BookingResult(previous, False)
 
 
