@@ -54,9 +54,9 @@ class _Quiet:
 
 def _fingerprint() -> dict[str, Any]:
     first = list(
-        Appointment.objects.order_by("pk").values_list("slot__starts_at", "status", "channel", "patient_id")[
-            :50
-        ]
+        Appointment.objects.order_by("pk").values_list(
+            "slot__starts_at", "status", "channel", "patient__medical_record_number"
+        )[:50]
     )
     return {
         "statuses": dict(Counter(Appointment.objects.values_list("status", flat=True))),
