@@ -228,12 +228,18 @@ def _finish(actor: Any, entry: QueueEntry) -> None:
     )
 
 
-@transaction.atomic
-def finish_current(actor: Any, session_id: int) -> QueueEntry:
+def _called_entry(actor: Any, session_id: int) -> tuple[ClinicSession, QueueEntry]:
+    """The session the caller works in and the patient being seen in it (locked)."""
     session = _session_for_caller(actor, session_id)
     current = QueueEntry.objects.select_for_update().filter(session=session, state=EntryState.CALLED).first()
     if current is None:
         raise NothingCalled()
+    return session, current
+
+
+@transaction.atomic
+def finish_current(actor: Any, session_id: int) -> QueueEntry:
+    session, current = _called_entry(actor, session_id)
     _finish(actor, current)
     _broadcast(session.pk)
     return current
@@ -241,10 +247,7 @@ def finish_current(actor: Any, session_id: int) -> QueueEntry:
 
 @transaction.atomic
 def recall_current(actor: Any, session_id: int) -> QueueEntry:
-    session = _session_for_caller(actor, session_id)
-    current = QueueEntry.objects.select_for_update().filter(session=session, state=EntryState.CALLED).first()
-    if current is None:
-        raise NothingCalled()
+    session, current = _called_entry(actor, session_id)
     current.recalls += 1
     current.save(update_fields=["recalls"])
     _broadcast(session.pk)
@@ -254,10 +257,7 @@ def recall_current(actor: Any, session_id: int) -> QueueEntry:
 @transaction.atomic
 def skip_current(actor: Any, session_id: int) -> QueueEntry:
     """The called patient did not come: mark them missed; they re-queue when they come back."""
-    session = _session_for_caller(actor, session_id)
-    current = QueueEntry.objects.select_for_update().filter(session=session, state=EntryState.CALLED).first()
-    if current is None:
-        raise NothingCalled()
+    session, current = _called_entry(actor, session_id)
     current.state = EntryState.SKIPPED
     current.save(update_fields=["state"])
     Appointment.objects.filter(pk=current.appointment_id).update(status=AppointmentStatus.CHECKED_IN)
