@@ -53,9 +53,11 @@ INSTALLED_APPS = [
     "smartcare.accounts",
     "smartcare.notifications",
     "smartcare.organization",
+    "smartcare.knowledge",
     "smartcare.patients",
     "smartcare.scheduling",
     "smartcare.visits",
+    "smartcare.triage",
     "smartcare.simulation",
     "smartcare.web",
 ]

@@ -1,0 +1,250 @@
+"""Writing knowledge: one transaction per release, nothing partial, every import recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from smartcare.audit import services as audit
+from smartcare.audit.choices import AuditAction
+from smartcare.knowledge.choices import EdgeType, ReleaseStatus
+from smartcare.knowledge.dataset import Dataset, parse_json, read_smartcare
+from smartcare.knowledge.models import Edge, FollowUpQuestion, KnowledgeRelease, Node, RedFlag
+from smartcare.organization.models import NationalDepartmentCode
+
+NODE_COPY = (
+    "type", "name_zh", "name_en", "synonyms_zh", "synonyms_en", "description_zh", "description_en",
+    "icd10", "atc", "drugbank", "loinc", "min_age", "max_age", "sex",
+)  # fmt: skip
+EDGE_COPY = ("provenance", "frequency", "rank", "severity", "management_zh", "management_en")
+
+
+def checksum_of(raw: bytes | str) -> str:
+    return hashlib.sha256(raw.encode() if isinstance(raw, str) else raw).hexdigest()
+
+
+def known_node_types() -> dict[str, str]:
+    return dict(Node.objects.values_list("key", "type"))
+
+
+def catalog_codes() -> set[str]:
+    return set(NationalDepartmentCode.objects.values_list("code", flat=True))
+
+
+def import_smartcare_file(
+    raw: bytes | str, *, user: Any = None, file_name: str = "", origin: str = "smartcare-seed"
+) -> tuple[KnowledgeRelease, bool]:
+    """Check and apply a file in smartcare's JSON format. Returns (release, changed)."""
+    dataset = read_smartcare(
+        parse_json(raw), origin=origin, known_keys=known_node_types(), known_codes=catalog_codes()
+    )
+    return apply_dataset(dataset, checksum=checksum_of(raw), user=user, file_name=file_name)
+
+
+def _node_values(item: dict[str, Any]) -> dict[str, Any]:
+    values = {name: item.get(name) for name in NODE_COPY}
+    for name in ("description_zh", "description_en", "icd10", "atc", "drugbank", "loinc", "sex"):
+        values[name] = values[name] or ""
+    values["synonyms_zh"] = list(values["synonyms_zh"] or [])
+    values["synonyms_en"] = list(values["synonyms_en"] or [])
+    values["department_id"] = item.get("department_code") or None
+    return values
+
+
+def _edge_values(item: dict[str, Any]) -> dict[str, Any]:
+    values = {name: item.get(name) for name in EDGE_COPY}
+    for name in ("severity", "management_zh", "management_en"):
+        values[name] = values[name] or ""
+    return values
+
+
+def _edge_key(kind: str, source: str, target: str) -> tuple[str, str, str]:
+    if kind == EdgeType.INTERACTS_WITH and target < source:
+        source, target = target, source
+    return kind, source, target
+
+
+@transaction.atomic
+def apply_dataset(
+    dataset: Dataset, *, checksum: str, user: Any = None, file_name: str = ""
+) -> tuple[KnowledgeRelease, bool]:
+    """Write a checked dataset as one release. Re-applying the same file changes nothing."""
+    same = KnowledgeRelease.objects.filter(
+        origin=dataset.origin, checksum=checksum, status=ReleaseStatus.APPLIED
+    ).first()
+    if same is not None and not Node.objects.filter(origin=dataset.origin, release__isnull=True).exists():
+        latest = KnowledgeRelease.objects.filter(origin=dataset.origin, status=ReleaseStatus.APPLIED).first()
+        if latest is not None and latest.pk == same.pk:
+            return same, False
+    release = KnowledgeRelease.objects.create(
+        origin=dataset.origin,
+        version=dataset.version,
+        format=dataset.format,
+        source=dataset.source[:300],
+        file_name=file_name[:300],
+        checksum=checksum,
+        status=ReleaseStatus.APPLIED,
+        imported_by=user if getattr(user, "is_authenticated", False) else None,
+        report=dataset.report,
+    )
+    counts: Counter[str] = Counter()
+    nodes = _apply_nodes(dataset, release, counts)
+    _apply_edges(dataset, release, nodes, counts)
+    _apply_red_flags(dataset, release, counts)
+    _apply_questions(dataset, release, nodes, counts)
+    release.counts = dict(sorted(counts.items()))
+    release.save(update_fields=["counts"])
+    audit.record(
+        user if getattr(user, "is_authenticated", False) else None,
+        AuditAction.SYSTEM,
+        obj=release,
+        detail={"event": "knowledge.import", "origin": release.origin, "version": release.version, "counts": release.counts},
+        actor_username="" if getattr(user, "is_authenticated", False) else "system",
+    )
+    return release, True
+
+
+def _apply_nodes(dataset: Dataset, release: KnowledgeRelease, counts: Counter[str]) -> dict[str, Node]:
+    existing = {n.key: n for n in Node.objects.filter(key__in=[i["id"] for i in dataset.nodes])}
+    create, update = [], []
+    for item in dataset.nodes:
+        values = _node_values(item)
+        node = existing.get(item["id"])
+        if node is None:
+            node = Node(key=item["id"], origin=dataset.origin, release=release, **values)
+            node.search_text = node.build_search_text()
+            create.append(node)
+            counts["nodes_created"] += 1
+            continue
+        changed = any(getattr(node, name) != value for name, value in values.items()) or not node.is_active
+        if changed or node.origin != dataset.origin:
+            for name, value in values.items():
+                setattr(node, name, value)
+            node.origin, node.release, node.is_active = dataset.origin, release, True
+            node.search_text = node.build_search_text()
+            update.append(node)
+            counts["nodes_updated"] += 1
+    Node.objects.bulk_create(create, batch_size=500)
+    Node.objects.bulk_update(
+        update,
+        [*NODE_COPY, "department", "origin", "release", "is_active", "search_text"],
+        batch_size=500,
+    )
+    if dataset.replace:
+        keys = {i["id"] for i in dataset.nodes}
+        gone = Node.objects.filter(origin=dataset.origin, is_active=True).exclude(key__in=keys)
+        counts["nodes_retired"] += gone.update(is_active=False, release=release)
+    wanted = {i["id"] for i in dataset.nodes}
+    for edge in dataset.edges:
+        wanted.update((edge["source"], edge["target"]))
+    for question in dataset.questions:
+        wanted.add(question["symptom"])
+    return {n.key: n for n in Node.objects.filter(key__in=wanted)}
+
+
+def _apply_edges(
+    dataset: Dataset, release: KnowledgeRelease, nodes: dict[str, Node], counts: Counter[str]
+) -> None:
+    by_key = {n.pk: n.key for n in nodes.values()}
+    existing: dict[tuple[str, str, str], Edge] = {}
+    for edge in Edge.objects.filter(source__in=list(nodes.values())).select_related(None):
+        source_key = by_key.get(edge.source_id)
+        target_key = by_key.get(edge.target_id)
+        if source_key and target_key:
+            existing[_edge_key(edge.type, source_key, target_key)] = edge
+    create, update, keep = [], [], set()
+    for item in dataset.edges:
+        key = _edge_key(item["type"], item["source"], item["target"])
+        values = _edge_values(item)
+        edge = existing.get(key)
+        if edge is None:
+            edge = Edge(
+                type=key[0],
+                source=nodes[key[1]],
+                target=nodes[key[2]],
+                origin=dataset.origin,
+                release=release,
+                **values,
+            )
+            create.append(edge)
+            existing[key] = edge
+            counts["edges_created"] += 1
+            continue
+        keep.add(edge.pk)
+        if any(getattr(edge, n) != v for n, v in values.items()) or edge.origin != dataset.origin:
+            for name, value in values.items():
+                setattr(edge, name, value)
+            edge.origin, edge.release = dataset.origin, release
+            update.append(edge)
+            counts["edges_updated"] += 1
+    Edge.objects.bulk_create(create, batch_size=1000)
+    Edge.objects.bulk_update(update, [*EDGE_COPY, "origin", "release"], batch_size=1000)
+    if dataset.replace:
+        keep.update(e.pk for e in create)
+        deleted, _ = Edge.objects.filter(origin=dataset.origin).exclude(pk__in=keep).delete()
+        counts["edges_removed"] += deleted
+
+
+def _apply_red_flags(dataset: Dataset, release: KnowledgeRelease, counts: Counter[str]) -> None:
+    keys = []
+    for item in dataset.red_flags:
+        keys.append(item["id"])
+        _, created = RedFlag.objects.update_or_create(
+            key=item["id"],
+            defaults={
+                "name_zh": item["name_zh"],
+                "name_en": item["name_en"],
+                "all_of": list(item.get("all_of", [])),
+                "any_of": list(item.get("any_of", [])),
+                "max_age_months": item.get("max_age_months"),
+                "min_age": item.get("min_age"),
+                "pregnant": bool(item.get("pregnant", False)),
+                "action": item["action"],
+                "reason_zh": item["reason_zh"],
+                "reason_en": item["reason_en"],
+                "origin": dataset.origin,
+                "release": release,
+                "is_active": True,
+            },
+        )
+        counts["red_flags_created" if created else "red_flags_written"] += 1
+    if dataset.replace:
+        gone = RedFlag.objects.filter(origin=dataset.origin, is_active=True).exclude(key__in=keys)
+        counts["red_flags_retired"] += gone.update(is_active=False)
+
+
+def _apply_questions(
+    dataset: Dataset, release: KnowledgeRelease, nodes: dict[str, Node], counts: Counter[str]
+) -> None:
+    keys = []
+    for item in dataset.questions:
+        keys.append(item["id"])
+        _, created = FollowUpQuestion.objects.update_or_create(
+            key=item["id"],
+            defaults={
+                "question_zh": item["question_zh"],
+                "question_en": item["question_en"],
+                "symptom": nodes[item["symptom"]],
+                "context": list(item.get("context", [])),
+                "origin": dataset.origin,
+                "release": release,
+                "is_active": True,
+            },
+        )
+        counts["questions_created" if created else "questions_written"] += 1
+    if dataset.replace:
+        gone = FollowUpQuestion.objects.filter(origin=dataset.origin, is_active=True).exclude(key__in=keys)
+        counts["questions_retired"] += gone.update(is_active=False)
+
+
+def summary(release: KnowledgeRelease) -> str:
+    return json.dumps({"origin": release.origin, "version": release.version, **release.counts})
+
+
+def read_file(path: Path) -> bytes:
+    return path.read_bytes()
