@@ -128,7 +128,7 @@ def read_smartcare(
         unknown = set(node) - NODE_FIELDS
         if unknown:
             problems.add(where, _("Unknown fields: %s") % ", ".join(sorted(unknown)))
-        key, kind = node.get("id"), node.get("type")
+        key, kind = str(node.get("id")), str(node.get("type"))
         match = KEY.match(key) if isinstance(key, str) else None
         if kind not in NodeType.values:
             problems.add(where, _("Unknown node type %r.") % kind)
@@ -166,18 +166,30 @@ def read_smartcare(
         unknown = set(edge) - EDGE_FIELDS
         if unknown:
             problems.add(where, _("Unknown fields: %s") % ", ".join(sorted(unknown)))
-        kind, source, target = edge.get("type"), edge.get("source"), edge.get("target")
+        kind, source, target = str(edge.get("type")), str(edge.get("source")), str(edge.get("target"))
         if kind not in EDGE_ENDPOINTS:
             problems.add(where, _("Unknown edge type %r.") % kind)
             continue
         sources, targets = EDGE_ENDPOINTS[kind]
         if types.get(source) not in sources:
-            problems.add(where, _("The source %(node)r is missing or not of type %(types)s.") % {"node": source, "types": "/".join(sorted(sources))})
+            problems.add(
+                where,
+                _("The source %(node)r is missing or not of type %(types)s.")
+                % {"node": source, "types": "/".join(sorted(sources))},
+            )
         if types.get(target) not in targets:
-            problems.add(where, _("The target %(node)r is missing or not of type %(types)s.") % {"node": target, "types": "/".join(sorted(targets))})
+            problems.add(
+                where,
+                _("The target %(node)r is missing or not of type %(types)s.")
+                % {"node": target, "types": "/".join(sorted(targets))},
+            )
         if not isinstance(edge.get("provenance"), str) or not edge["provenance"].strip():
             problems.add(where, _("Every edge needs its provenance."))
-        pair = (kind, *sorted((str(source), str(target)))) if kind == EdgeType.INTERACTS_WITH else (kind, str(source), str(target))
+        pair = (
+            (kind, *sorted((str(source), str(target))))
+            if kind == EdgeType.INTERACTS_WITH
+            else (kind, str(source), str(target))
+        )
         if pair in seen_edges:
             problems.add(where, _("This edge appears twice."))
         seen_edges.add(pair)  # type: ignore[arg-type]

@@ -1,0 +1,299 @@
+"""Finding patient words in free text: segmentation, synonyms and negation, Chinese and English.
+
+The dictionary is built from the knowledge graph: every name and synonym of a symptom, sign,
+disease, department and population group. Chinese text is segmented with jieba after the
+graph's words have been added to its dictionary, so that 拉肚子 or 胸口疼 stay one word; a
+match is a run of whole tokens. English text is matched on normalised word n-grams. A finding
+is negated when a negation cue (没有, 不, 无, "no", "not", "without"...) stands before it in the
+same clause and no contrast word (但是, "but") stands between them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+# Clause boundaries: punctuation, and contrast words after which a negation no longer applies.
+ZH_CLAUSE = re.compile(r"[，,。.;；!！?？、\n]|但是|但|可是|不过|然而|只是|就是")
+EN_CLAUSE = re.compile(r"[.;!?\n,]|\bbut\b|\bhowever\b|\balthough\b|\bthough\b|\bexcept\b|\byet\b")
+ZH_NEGATION = ("没有", "没", "不", "无", "未", "否认", "并无", "不是", "别")
+EN_NEGATION = {
+    "no", "not", "without", "denies", "deny", "never", "none", "nor", "neither", "dont",
+    "doesnt", "didnt", "havent", "hasnt", "hadnt", "isnt", "arent", "wasnt", "werent", "cannot",
+}  # fmt: skip
+# Words that make a Chinese complaint stronger without changing it: 头很疼 -> 头疼.
+ZH_INTENSIFIERS = re.compile(
+    r"(?<=[\u3400-\u9fff])(有点儿|有点|有些|非常|特别|十分|比较|一直|老是|总是|经常|剧烈地|剧烈|一阵一阵|一阵阵|阵阵|隐隐|时不时|偶尔|很|好|太|挺|巨|超|老|剧|隐)(?=[\u3400-\u9fff])"
+)
+EN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+EN_MAX_WORDS = 7
+
+
+def normalise_en_word(word: str) -> str:
+    word = word.replace("'", "")
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ches", "ch"), ("shes", "sh")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)] + repl
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+# Function words dropped on both sides, so "his face is drooping" meets "face drooping".
+EN_STOPWORDS = {
+    "is", "are", "am", "was", "were", "be", "been", "being", "my", "his", "her", "their", "your",
+    "our", "the", "a", "an", "its", "very", "really", "so", "quite", "bit", "little", "lot", "of",
+    "some", "kind", "sort", "just", "all", "feel", "feeling", "felt", "getting", "got", "keep",
+    "keeps", "kept",
+}  # fmt: skip
+
+
+def en_words(text: str) -> list[tuple[str, int, int]]:
+    words = [(normalise_en_word(m.group()), m.start(), m.end()) for m in EN_WORD.finditer(text.lower())]
+    return [w for w in words if w[0] not in EN_STOPWORDS]
+
+
+@dataclass(frozen=True)
+class Term:
+    """A surface form that names a concept of the graph."""
+
+    key: str  # node id: symptom:..., disease:..., department:..., population_group:...
+    kind: str  # node type
+
+
+@dataclass
+class Mention:
+    key: str
+    kind: str
+    surface: str
+    start: int
+    end: int
+    negated: bool = False
+
+
+@dataclass
+class Lexicon:
+    zh: dict[str, list[Term]] = field(default_factory=dict)  # surface -> terms
+    en: dict[tuple[str, ...], list[Term]] = field(default_factory=dict)  # normalised words -> terms
+    en_unordered: dict[frozenset[str], list[Term]] = field(default_factory=dict)  # "speech slurred"
+    zh_max: int = 1
+    _tokenizer: object | None = None
+    _gapped: list[tuple[str, re.Pattern[str], list[Term]]] | None = None
+
+    def add(self, surface: str, term: Term) -> None:
+        surface = surface.strip()
+        if not surface:
+            return
+        if CJK.search(surface):
+            compact = re.sub(r"\s+", "", surface).lower()
+            self.zh.setdefault(compact, [])
+            if term not in self.zh[compact]:
+                self.zh[compact].append(term)
+            self.zh_max = max(self.zh_max, len(compact))
+        else:
+            words = tuple(w for w, _, _ in en_words(surface))
+            if words and len(words) <= EN_MAX_WORDS:
+                self.en.setdefault(words, [])
+                if term not in self.en[words]:
+                    self.en[words].append(term)
+            if 2 <= len(set(words)) == len(words) <= 3:
+                bag = frozenset(words)
+                self.en_unordered.setdefault(bag, [])
+                if term not in self.en_unordered[bag]:
+                    self.en_unordered[bag].append(term)
+
+    def tokenizer(self) -> object:
+        if self._tokenizer is None:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            tokenizer = jieba.Tokenizer()
+            for surface in self.zh:
+                tokenizer.add_word(surface, freq=200_000)
+            self._tokenizer = tokenizer
+        return self._tokenizer
+
+    def segment(self, text: str) -> list[tuple[str, int, int]]:
+        """Chinese tokens with their offsets (jieba's ``tokenize``)."""
+        return list(self.tokenizer().tokenize(text, HMM=False))  # type: ignore[attr-defined]
+
+    # --- extraction ---------------------------------------------------------------------------
+
+    def find(self, text: str) -> list[Mention]:
+        """Every concept named in the text, longest match first, with its negation."""
+        mentions = self._find_zh(text) + self._find_en(text)
+        mentions.sort(key=lambda m: (m.start, -(m.end - m.start)))
+        return mentions
+
+    def _find_zh(self, text: str) -> list[Mention]:
+        lowered = text.lower()
+        if not CJK.search(lowered):
+            return []
+        found: list[Mention] = []
+        for variant in (lowered, ZH_INTENSIFIERS.sub("", lowered)):
+            tokens = self.segment(variant)
+            offsets = _offset_map(lowered, variant)
+            index = 0
+            while index < len(tokens):
+                match = None
+                # The longest run of whole tokens that is a known surface form.
+                for stop in range(min(len(tokens), index + 6), index, -1):
+                    surface = variant[tokens[index][1] : tokens[stop - 1][2]]
+                    if surface in self.zh:
+                        match = (surface, stop)
+                        break
+                if match is None:
+                    index += 1
+                    continue
+                surface, stop = match
+                start, end = offsets[tokens[index][1]], offsets[tokens[stop - 1][2] - 1] + 1
+                for term in self.zh[surface]:
+                    found.append(Mention(term.key, term.kind, surface, start, end))
+                index = stop
+        found.extend(self._gapped_zh(lowered, found))
+        found = _dedupe(found)
+        for mention in found:
+            mention.negated = _negated_zh(lowered, mention.start)
+        return found
+
+    def _gapped_zh(self, text: str, exact: list[Mention]) -> list[Mention]:
+        """Forms of three or more characters with one extra character inside: 脖子僵硬 for 脖子硬,
+        胸口一直闷 for 胸口闷. The extra character is never a negation or punctuation."""
+        if self._gapped is None:
+            self._gapped = []
+            for surface, terms in self.zh.items():
+                if len(surface) >= 3 and CJK.match(surface):
+                    gap = "[^不没无未别，,。.;；!！?？、\\s]?"
+                    pattern = re.compile(gap.join(re.escape(char) for char in surface))
+                    self._gapped.append((surface, pattern, terms))
+        covered = {(m.start, m.end) for m in exact}
+        characters = set(text)
+        found = []
+        for surface, pattern, terms in self._gapped:
+            if surface[0] not in characters or surface[-1] not in characters:
+                continue
+            for match in pattern.finditer(text):
+                if match.end() - match.start() - len(surface) > 2 or (match.start(), match.end()) in covered:
+                    continue
+                for term in terms:
+                    found.append(Mention(term.key, term.kind, match.group(), match.start(), match.end()))
+        return found
+
+    def _find_en(self, text: str) -> list[Mention]:
+        words = en_words(text)
+        if not words:
+            return []
+        lowered = text.lower()
+        found: list[Mention] = []
+        index = 0
+        while index < len(words):
+            match = self._ordered_en(words, index) or self._unordered_en(words, index)
+            if match is None:
+                index += 1
+                continue
+            terms, size = match
+            start, end = words[index][1], words[index + size - 1][2]
+            for term in terms:
+                found.append(Mention(term.key, term.kind, text[start:end], start, end))
+            index += size
+        for mention in found:
+            mention.negated = _negated_en(lowered, mention.start)
+        return found
+
+    def _ordered_en(self, words: list[tuple[str, int, int]], index: int) -> tuple[list[Term], int] | None:
+        for size in range(min(EN_MAX_WORDS, len(words) - index), 0, -1):
+            key = tuple(w for w, _, _ in words[index : index + size])
+            if key in self.en:
+                return self.en[key], size
+        return None
+
+    def _unordered_en(self, words: list[tuple[str, int, int]], index: int) -> tuple[list[Term], int] | None:
+        """Two or three words of a name in another order, at most one word apart: "speech slurred",
+        "pain in chest"."""
+        for size in (3, 2, 4):
+            window = [w for w, _, _ in words[index : index + size]]
+            if len(window) < size:
+                continue
+            choices = [window] if size < 4 else []
+            choices += [window[:skip] + window[skip + 1 :] for skip in range(1, size - 1)]
+            for choice in choices:
+                bag = frozenset(choice)
+                if len(bag) == len(choice) and bag in self.en_unordered and choice[-1] == window[-1]:
+                    return self.en_unordered[bag], size
+        return None
+
+
+def _offset_map(original: str, variant: str) -> list[int]:
+    """For each index of ``variant`` (the text with intensifiers removed), its index in the original."""
+    if original == variant:
+        return list(range(len(original) + 1))
+    mapping, position = [], 0
+    for char in variant:
+        while position < len(original) and original[position] != char:
+            position += 1
+        mapping.append(position)
+        position += 1
+    mapping.append(len(original))
+    return mapping
+
+
+def _dedupe(mentions: Iterable[Mention]) -> list[Mention]:
+    seen: dict[tuple[str, int], Mention] = {}
+    for mention in mentions:
+        key = (mention.key, mention.start)
+        if key not in seen or mention.end > seen[key].end:
+            seen[key] = mention
+    # Drop a mention of a concept that lies inside a longer mention of the same concept.
+    result = sorted(seen.values(), key=lambda m: (m.start, -(m.end - m.start)))
+    kept: list[Mention] = []
+    for mention in result:
+        if any(k.key == mention.key and k.start <= mention.start and mention.end <= k.end for k in kept):
+            continue
+        kept.append(mention)
+    return kept
+
+
+def _clause_before(text: str, start: int, boundary: re.Pattern[str]) -> str:
+    before = text[:start]
+    ends = [m.end() for m in boundary.finditer(before)]
+    return before[ends[-1] :] if ends else before
+
+
+# Words that start with a negation character but do not deny a finding (不知道 why, 咳个不停).
+ZH_NOT_NEGATION = (
+    "不知道", "不清楚", "不确定", "不舒服", "不停", "不断", "不好", "不适", "不住", "不了", "不能",
+    "不止", "不行", "不出", "不上", "不下", "不开", "不动", "不起", "不来", "不稳", "不退", "不消",
+    "不见好", "不对劲", "无法", "无力", "无缘无故", "没劲", "没力", "没胃口", "没精神", "不明原因",
+    "不规律", "不规则", "不正常", "不想吃", "不管", "没过", "没好", "没见好", "未愈", "未见好",
+)  # fmt: skip
+EN_NOT_NEGATION = {
+    "sure", "know", "idea", "stop", "stopping", "understand", "better", "improving", "help",
+    "helping", "go", "away", "matter", "certain", "able", "getting", "gone", "sleep",
+}  # fmt: skip
+
+
+def _negated_zh(text: str, start: int) -> bool:
+    clause = _clause_before(text, start, ZH_CLAUSE)
+    best = -1
+    for cue in ZH_NEGATION:
+        position = clause.rfind(cue)
+        while position >= 0 and clause.startswith(ZH_NOT_NEGATION, position):
+            position = clause.rfind(cue, 0, position)
+        if position >= 0:
+            best = max(best, position + len(cue))
+    # 没有发烧, 不怎么咳嗽, 没有明显的腹痛: the cue stands at most four characters before.
+    return best >= 0 and len(clause) - best <= 4
+
+
+def _negated_en(text: str, start: int) -> bool:
+    clause = _clause_before(text, start, EN_CLAUSE)
+    words = [w.replace("'", "") for w in EN_WORD.findall(clause)][-6:]
+    for index, word in enumerate(words):
+        cue = word in EN_NEGATION
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if cue and following not in EN_NOT_NEGATION:
+            return True
+    return False
