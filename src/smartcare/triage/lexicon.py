@@ -33,20 +33,14 @@ EN_MAX_WORDS = 7
 
 
 def normalise_en_word(word: str) -> str:
-    word = word.replace("'", "")
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ches", "ch"), ("shes", "sh")):
-        if word.endswith(suffix) and len(word) > len(suffix) + 2:
-            return word[: -len(suffix)] + repl
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
-        return word[:-1]
-    return word
+    return word.replace("'", "")
 
 
 # Function words dropped on both sides, so "his face is drooping" meets "face drooping".
 EN_STOPWORDS = {
     "is", "are", "am", "was", "were", "be", "been", "being", "my", "his", "her", "their", "your",
     "our", "the", "a", "an", "its", "very", "really", "so", "quite", "bit", "little", "lot", "of",
-    "some", "kind", "sort", "just", "all", "feel", "feeling", "felt", "getting", "got", "keep",
+    "some", "kind", "sort", "just", "all", "getting", "got", "keep",
     "keeps", "kept",
 }  # fmt: skip
 
@@ -80,6 +74,8 @@ class Lexicon:
     en: dict[tuple[str, ...], list[Term]] = field(default_factory=dict)  # normalised words -> terms
     en_unordered: dict[frozenset[str], list[Term]] = field(default_factory=dict)  # "speech slurred"
     zh_max: int = 1
+    vocabulary: set[str] = field(default_factory=set)  # every English word of the dictionary
+    _misspelt: dict[str, str] | None = None  # one-deletion variants -> dictionary word
     _tokenizer: object | None = None
     _gapped: list[tuple[str, re.Pattern[str], list[Term]]] | None = None
 
@@ -95,6 +91,8 @@ class Lexicon:
             self.zh_max = max(self.zh_max, len(compact))
         else:
             words = tuple(w for w, _, _ in en_words(surface))
+            self.vocabulary.update(words)
+            self._misspelt = None
             if words and len(words) <= EN_MAX_WORDS:
                 self.en.setdefault(words, [])
                 if term not in self.en[words]:
@@ -182,8 +180,37 @@ class Lexicon:
                     found.append(Mention(term.key, term.kind, match.group(), match.start(), match.end()))
         return found
 
+    def lemma(self, word: str) -> str:
+        """The dictionary's form of a word: plural and verb endings, then one-letter typos."""
+        if word in self.vocabulary or not word.isalpha():
+            return word
+        for suffix, replacement in (
+            ("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
+            ("ied", "y"), ("ly", ""),
+        ):  # fmt: skip
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                candidate = word[: -len(suffix)] + replacement
+                if candidate in self.vocabulary:
+                    return candidate
+        if len(word) >= 6:
+            if self._misspelt is None:
+                self._misspelt = {}
+                for known in sorted(self.vocabulary):
+                    if len(known) >= 6:
+                        for index in range(len(known)):
+                            self._misspelt.setdefault(known[:index] + known[index + 1 :], known)
+            if word in self._misspelt:  # one letter too few: "diarhea", "swolen"
+                return self._misspelt[word]
+            for index in range(len(word)):  # one letter too many or wrong: "vomitting", "diarrhoae"
+                variant = word[:index] + word[index + 1 :]
+                if variant in self.vocabulary:
+                    return variant
+                if variant in self._misspelt:
+                    return self._misspelt[variant]
+        return word
+
     def _find_en(self, text: str) -> list[Mention]:
-        words = en_words(text)
+        words = [(self.lemma(w), start, end) for w, start, end in en_words(text)]
         if not words:
             return []
         lowered = text.lower()

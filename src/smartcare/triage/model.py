@@ -27,10 +27,11 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline
 
 from smartcare.triage.graph import PEDIATRIC, Graph
+from smartcare.triage.intents import load_intents
 
 log = logging.getLogger(__name__)
 
-TRAINING_VERSION = "3"  # change when the generator or the model changes
+TRAINING_VERSION = "4"  # change when the generator or the model changes
 SEED = 2026
 PER_DISEASE = 36
 RANK_SHARE = {1: 1.0, 2: 0.4, 3: 0.2}
@@ -55,6 +56,8 @@ ZH_DISEASE_FRAMES = ["我有{x}", "{x}复查", "以前得过{x}，{a}", "确诊{
 EN_DISEASE_FRAMES = ["i have {x}", "follow up for {x}", "diagnosed with {x}, {a}", "{x} check up"]
 ZH_DEPARTMENT_FRAMES = ["想挂{x}", "挂{x}的号", "我要看{x}", "{x}"]
 EN_DEPARTMENT_FRAMES = ["i want to see {x}", "book {x}", "{x} appointment"]
+ZH_INTENT_FRAMES = ["想{x}", "{x}", "请问{x}挂哪个科", "我想做{x}", "{x}，去哪里看"]
+EN_INTENT_FRAMES = ["{x}", "i need {x}", "looking for {x}", "where can i get {x}", "{x} please"]
 
 
 @dataclass
@@ -117,6 +120,18 @@ def generate(graph: Graph, per_disease: int = PER_DISEASE, seed: int = SEED) -> 
             for english, frames in ((False, ZH_DEPARTMENT_FRAMES), (True, EN_DEPARTMENT_FRAMES)):
                 for form in _forms(graph, concept.key, english):
                     examples.append(Example(rng.choice(frames).format(x=form), concept.code))
+    for intent in load_intents():
+        for english, frames, phrases in (
+            (False, ZH_INTENT_FRAMES, intent.phrases_zh),
+            (True, EN_INTENT_FRAMES, intent.phrases_en),
+        ):
+            for phrase in phrases:
+                for _ in range(2):
+                    examples.append(
+                        Example(
+                            rng.choice(frames).format(x=phrase.lower() if english else phrase), intent.code
+                        )
+                    )
     return examples
 
 
