@@ -4,10 +4,12 @@ from smartcare.accounts.api import router as accounts_router
 from smartcare.accounts.auth import API_AUTH
 from smartcare.audit.api import router as audit_router
 from smartcare.core.api import build_api
+from smartcare.knowledge.api import router as knowledge_router
 from smartcare.notifications.api import router as notifications_router
 from smartcare.organization.api import router as organization_router
 from smartcare.patients.api import router as patients_router
 from smartcare.scheduling.api import router as scheduling_router
+from smartcare.triage.api import router as triage_router
 
 api = build_api(API_AUTH)
 api.add_router("/accounts/", accounts_router)
@@ -16,3 +18,5 @@ api.add_router("/notifications/", notifications_router)
 api.add_router("/organization/", organization_router)
 api.add_router("/patients/", patients_router)
 api.add_router("/booking/", scheduling_router)
+api.add_router("/knowledge/", knowledge_router)
+api.add_router("/triage/", triage_router)

@@ -12,6 +12,8 @@ urlpatterns = [
     path("notifications/", include("smartcare.notifications.urls")),
     path("booking/", include("smartcare.scheduling.urls")),
     path("visits/", include("smartcare.visits.urls")),
+    path("knowledge/", include("smartcare.knowledge.urls")),
+    path("triage/", include("smartcare.triage.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

@@ -46,3 +46,18 @@ class ReleaseFormat(models.TextChoices):
 class ReleaseStatus(models.TextChoices):
     APPLIED = "applied", _("Applied")
     REJECTED = "rejected", _("Rejected")
+
+
+# How an edge reads from its target's side, for node pages ("headache: symptom of migraine").
+INVERSE_EDGE_LABELS = {
+    EdgeType.HAS_SYMPTOM: _("symptom of"),
+    EdgeType.TREATED_IN: _("treats"),
+    EdgeType.RECOMMENDED_EXAM: _("recommended for"),
+    EdgeType.FIRST_LINE_DRUG: _("first-line drug for"),
+    EdgeType.CONTRAINDICATED_IN: _("contraindicated drugs"),
+    EdgeType.INTERACTS_WITH: _("interacts with"),
+    EdgeType.BELONGS_TO_CLASS: _("has members"),
+    EdgeType.COMPLICATION_OF: _("has complication"),
+    EdgeType.LOCATED_IN: _("location of"),
+    EdgeType.SERVES: _("served by"),
+}

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from smartcare.audit import services as audit
 from smartcare.audit.choices import AuditAction
+from smartcare.core import clock
+from smartcare.core.errors import InvalidInput
+from smartcare.core.permissions import require_capability
 from smartcare.knowledge.choices import EdgeType, ReleaseStatus
 from smartcare.knowledge.dataset import Dataset, parse_json, read_smartcare
+from smartcare.knowledge.jsonl import read_jsonl
 from smartcare.knowledge.models import Edge, FollowUpQuestion, KnowledgeRelease, Node, RedFlag
 from smartcare.organization.models import NationalDepartmentCode
 
@@ -44,6 +50,84 @@ def import_smartcare_file(
         parse_json(raw), origin=origin, known_keys=known_node_types(), known_codes=catalog_codes()
     )
     return apply_dataset(dataset, checksum=checksum_of(raw), user=user, file_name=file_name)
+
+
+def import_jsonl_file(
+    raw: bytes | str, *, origin: str, version: str = "", user: Any = None, file_name: str = ""
+) -> tuple[KnowledgeRelease, bool]:
+    """Check and apply a JSON-lines disease file (see ``jsonl.py``). Returns (release, changed).
+
+    Without a version the release is named by today's date.
+    """
+    dataset = read_jsonl(
+        raw, origin=origin, version=version or clock.today().isoformat(), source=file_name or origin
+    )
+    return apply_dataset(dataset, checksum=checksum_of(raw), user=user, file_name=file_name)
+
+
+FORMATS = ("auto", "smartcare", "jsonl")
+ORIGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+
+
+def detect_format(raw: bytes | str, file_name: str = "") -> str:
+    """``jsonl`` for .jsonl/.ndjson files and for files whose first line is a whole JSON object
+    other than a smartcare file (QASystemOnMedicalKG calls its file medical.json); ``smartcare``
+    otherwise (a smartcare file starts with ``{`` alone, or is one object with ``format``)."""
+    if file_name.lower().endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    head = raw[:1_000_000].encode() if isinstance(raw, str) else raw[:1_000_000]
+    for line in head.removeprefix(b"\xef\xbb\xbf").split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            first = json.loads(line)
+        except ValueError:
+            return "smartcare"
+        smartcare = not isinstance(first, dict) or "nodes" in first or "format" in first
+        return "smartcare" if smartcare else "jsonl"
+    return "smartcare"
+
+
+def default_origin(file_name: str) -> str:
+    """The dataset name when none is given: the file name without its extension."""
+    stem = Path(file_name).name.split(".")[0].lower()
+    slug = re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-._")[:80]
+    return slug or "upload"
+
+
+def import_knowledge_file(
+    user: Any,
+    raw: bytes | str,
+    *,
+    file_name: str = "",
+    format: str = "auto",
+    origin: str = "",
+    version: str = "",
+) -> tuple[KnowledgeRelease, bool]:
+    """Import a knowledge file uploaded by a curator or given to ``smartcare knowledge-import``.
+
+    The whole file is checked first and then written as one release in one transaction; a bad
+    file raises ``KnowledgeFileInvalid`` (KNOW-001) with every problem and writes nothing.
+    ``user`` None is the operator at the command line; anyone else needs ``knowledge.curate``.
+    The dataset (``origin``) defaults to the file name without extension; a smartcare file names
+    its own version.
+    """
+    if user is not None:
+        require_capability(user, "knowledge.curate")
+    if format not in FORMATS:
+        raise InvalidInput(_("The format must be auto, smartcare or jsonl."), field="format")
+    origin = (origin or default_origin(file_name)).strip()
+    if not ORIGIN.match(origin):
+        raise InvalidInput(
+            _("The dataset name may hold lower-case letters, digits, dots, dashes and underscores."),
+            field="origin",
+        )
+    if len(version) > 40:
+        raise InvalidInput(_("The version may have at most 40 characters."), field="version")
+    kind = detect_format(raw, file_name) if format == "auto" else format
+    if kind == "jsonl":
+        return import_jsonl_file(raw, origin=origin, version=version, user=user, file_name=file_name)
+    return import_smartcare_file(raw, user=user, file_name=file_name, origin=origin)
 
 
 def _node_values(item: dict[str, Any]) -> dict[str, Any]:
@@ -103,14 +187,31 @@ def apply_dataset(
         user if getattr(user, "is_authenticated", False) else None,
         AuditAction.SYSTEM,
         obj=release,
-        detail={"event": "knowledge.import", "origin": release.origin, "version": release.version, "counts": release.counts},
+        detail={
+            "event": "knowledge.import",
+            "origin": release.origin,
+            "version": release.version,
+            "counts": release.counts,
+        },
         actor_username="" if getattr(user, "is_authenticated", False) else "system",
     )
     return release, True
 
 
+def _chunks(values: Any, size: int = 2000) -> Any:
+    """Large imports (medical.json: ~9,000 diseases, ~150,000 edges) in pieces that every SQLite
+    build accepts (some allow only 32,766 parameters per statement)."""
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _nodes_by_key(keys: Any) -> dict[str, Node]:
+    return {n.key: n for chunk in _chunks(keys) for n in Node.objects.filter(key__in=chunk)}
+
+
 def _apply_nodes(dataset: Dataset, release: KnowledgeRelease, counts: Counter[str]) -> dict[str, Node]:
-    existing = {n.key: n for n in Node.objects.filter(key__in=[i["id"] for i in dataset.nodes])}
+    existing = _nodes_by_key(i["id"] for i in dataset.nodes)
     create, update = [], []
     for item in dataset.nodes:
         values = _node_values(item)
@@ -137,14 +238,18 @@ def _apply_nodes(dataset: Dataset, release: KnowledgeRelease, counts: Counter[st
     )
     if dataset.replace:
         keys = {i["id"] for i in dataset.nodes}
-        gone = Node.objects.filter(origin=dataset.origin, is_active=True).exclude(key__in=keys)
-        counts["nodes_retired"] += gone.update(is_active=False, release=release)
+        active = Node.objects.filter(origin=dataset.origin, is_active=True).values_list("key", flat=True)
+        gone = sorted(set(active) - keys)
+        for chunk in _chunks(gone):
+            counts["nodes_retired"] += Node.objects.filter(key__in=chunk).update(
+                is_active=False, release=release
+            )
     wanted = {i["id"] for i in dataset.nodes}
     for edge in dataset.edges:
         wanted.update((edge["source"], edge["target"]))
     for question in dataset.questions:
         wanted.add(question["symptom"])
-    return {n.key: n for n in Node.objects.filter(key__in=wanted)}
+    return _nodes_by_key(wanted)
 
 
 def _apply_edges(
@@ -152,12 +257,15 @@ def _apply_edges(
 ) -> None:
     by_key = {n.pk: n.key for n in nodes.values()}
     existing: dict[tuple[str, str, str], Edge] = {}
-    for edge in Edge.objects.filter(source__in=list(nodes.values())).select_related(None):
-        source_key = by_key.get(edge.source_id)
-        target_key = by_key.get(edge.target_id)
-        if source_key and target_key:
-            existing[_edge_key(edge.type, source_key, target_key)] = edge
-    create, update, keep = [], [], set()
+    for chunk in _chunks(nodes.values()):
+        for found in Edge.objects.filter(source__in=chunk):
+            source_key = by_key.get(found.source_id)
+            target_key = by_key.get(found.target_id)
+            if source_key and target_key:
+                existing[_edge_key(found.type, source_key, target_key)] = found
+    create: list[Edge] = []
+    update: list[Edge] = []
+    keep: set[int] = set()
     for item in dataset.edges:
         key = _edge_key(item["type"], item["source"], item["target"])
         values = _edge_values(item)
@@ -186,8 +294,10 @@ def _apply_edges(
     Edge.objects.bulk_update(update, [*EDGE_COPY, "origin", "release"], batch_size=1000)
     if dataset.replace:
         keep.update(e.pk for e in create)
-        deleted, _ = Edge.objects.filter(origin=dataset.origin).exclude(pk__in=keep).delete()
-        counts["edges_removed"] += deleted
+        stale = set(Edge.objects.filter(origin=dataset.origin).values_list("pk", flat=True)) - keep
+        for chunk in _chunks(sorted(stale)):
+            deleted, _per_model = Edge.objects.filter(pk__in=chunk).delete()
+            counts["edges_removed"] += deleted
 
 
 def _apply_red_flags(dataset: Dataset, release: KnowledgeRelease, counts: Counter[str]) -> None:

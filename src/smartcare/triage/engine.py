@@ -79,7 +79,11 @@ AGE_PATTERNS = [
 NEWBORN = re.compile(
     r"新生儿|刚出生|出生\d*天|满月|\d+\s*天大|newborn|new-born|\d+[\s-]*(?:days?|weeks?)[\s-]*old"
 )
-PREGNANT_TEXT = re.compile(r"孕\s*\d+\s*(?:周|个月)|怀孕\s*\d+|\d+\s*weeks?\s*pregnant|pregnan")
+# Pregnancy, and the weeks after birth (obstetrics looks after both).
+PREGNANT_TEXT = re.compile(
+    r"孕\s*\d+\s*(?:周|个月)|怀孕\s*\d+|孕早期|孕中期|孕晚期|早孕|怀孕了|身孕|\d+\s*weeks?\s*pregnant|pregnan|"
+    r"产后|剖腹产|剖宫产|顺产|坐月子|月子里|postpartum|after giving birth|gave birth|c-section"
+)
 NOT_PREGNANT = re.compile(
     r"没怀孕|没有怀孕|未孕|不是怀孕|not pregnant|never been pregnant|"
     r"想怀孕|备孕|怀不上|要孩子|试管|trying to (?:get pregnant|conceive)|can'?t get pregnant|get pregnant"
@@ -104,7 +108,7 @@ class Engine:
     def __init__(self, graph: Graph, labelled: list[text_model.Example] | None = None):
         self.graph = graph
         self.lexicon = self._build_lexicon(graph)
-        self.lexicon.tokenizer()
+        self.lexicon.prepare()
         self.classifier, self.model_version = text_model.load_or_train(graph, labelled or [])
         self.classes: list[str] = [str(c) for c in self.classifier.classes_]
         self.evidence = self._finding_evidence(graph)
@@ -216,7 +220,7 @@ class Engine:
         result.model_version = f"{self.graph.version}/{self.model_version}"
 
         flags = self.red_flags(present, age, months, pregnant)
-        conditions = self.disease_posterior(present, negated, extraction, age, sex)
+        conditions = self.disease_posterior(present, negated, extraction, age, sex, pregnant)
         scores, reasons = self.department_scores(text, conditions, extraction, present)
         rules = self.apply_population_rules(scores, reasons, age, months, sex, pregnant, text, extraction)
         result.rules = rules
@@ -289,7 +293,13 @@ class Engine:
         return hits
 
     def disease_posterior(
-        self, present: set[str], negated: set[str], extraction: Extraction, age: int | None, sex: str
+        self,
+        present: set[str],
+        negated: set[str],
+        extraction: Extraction,
+        age: int | None,
+        sex: str,
+        pregnant: bool = False,
     ) -> dict[str, tuple[float, list[str]]]:
         """Disease -> (posterior, supporting findings), over diseases with any evidence."""
         candidates: dict[str, list[str]] = defaultdict(list)
@@ -315,7 +325,7 @@ class Engine:
                 value += 4.0  # the patient named the condition
             if parts and info.body_parts & parts:
                 value += 0.7
-            if not _fits(info.departments, age, sex):
+            if not _fits(info.departments, age, sex, pregnant):
                 value -= 3.0
             logs[disease] = value
         if not logs:
@@ -538,11 +548,15 @@ class Engine:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _fits(departments: list[tuple[str, int]], age: int | None, sex: str) -> bool:
+def _fits(departments: list[tuple[str, int]], age: int | None, sex: str, pregnant: bool) -> bool:
+    """Whether a disease can be this patient's: no children's diseases in adults, no women's
+    diseases in men, no conditions of pregnancy outside pregnancy."""
     codes = [c for c, _ in departments]
     if age is not None and age >= 15 and all(c in PEDIATRIC for c in codes):
         return False
-    return not (sex == "male" and all(c.startswith(WOMEN_ONLY) for c in codes))
+    if sex == "male" and all(c.startswith(WOMEN_ONLY) for c in codes):
+        return False
+    return pregnant or codes[0] != OBSTETRICS
 
 
 def _age(request: TriageRequest, text: str) -> tuple[int | None, int | None]:

@@ -77,7 +77,7 @@ class Lexicon:
     vocabulary: set[str] = field(default_factory=set)  # every English word of the dictionary
     _misspelt: dict[str, str] | None = None  # one-deletion variants -> dictionary word
     _tokenizer: object | None = None
-    _gapped: list[tuple[str, re.Pattern[str], list[Term]]] | None = None
+    _gapped: dict[str, list[str]] | None = None  # first character -> forms of 3+ characters
 
     def add(self, surface: str, term: Term) -> None:
         surface = surface.strip()
@@ -102,6 +102,12 @@ class Lexicon:
                 self.en_unordered.setdefault(bag, [])
                 if term not in self.en_unordered[bag]:
                     self.en_unordered[bag].append(term)
+
+    def prepare(self) -> None:
+        """Build the tokenizer and the pattern tables now rather than on the first text."""
+        self.tokenizer()
+        self._gapped_zh("", [])
+        self.lemma("warmupword")
 
     def tokenizer(self) -> object:
         if self._tokenizer is None:
@@ -158,26 +164,23 @@ class Lexicon:
         return found
 
     def _gapped_zh(self, text: str, exact: list[Mention]) -> list[Mention]:
-        """Forms of three or more characters with one extra character inside: 脖子僵硬 for 脖子硬,
-        胸口一直闷 for 胸口闷. The extra character is never a negation or punctuation."""
+        """Forms of three or more characters with up to two extra characters inside, one at a
+        time: 脖子僵硬 for 脖子硬, 胸口一直闷 for 胸口闷. An extra character is never a negation or
+        punctuation."""
         if self._gapped is None:
-            self._gapped = []
-            for surface, terms in self.zh.items():
-                if len(surface) >= 3 and CJK.match(surface):
-                    gap = "[^不没无未别，,。.;；!！?？、\\s]?"
-                    pattern = re.compile(gap.join(re.escape(char) for char in surface))
-                    self._gapped.append((surface, pattern, terms))
+            self._gapped = {}
+            for surface in self.zh:
+                if len(surface) >= 3 and all(CJK.match(char) for char in surface):
+                    self._gapped.setdefault(surface[0], []).append(surface)
         covered = {(m.start, m.end) for m in exact}
-        characters = set(text)
         found = []
-        for surface, pattern, terms in self._gapped:
-            if surface[0] not in characters or surface[-1] not in characters:
-                continue
-            for match in pattern.finditer(text):
-                if match.end() - match.start() - len(surface) > 2 or (match.start(), match.end()) in covered:
+        for start, char in enumerate(text):
+            for surface in self._gapped.get(char, ()):
+                end = _gapped_end(text, start, surface)
+                if end is None or (start, end) in covered or end - start == len(surface):
                     continue
-                for term in terms:
-                    found.append(Mention(term.key, term.kind, match.group(), match.start(), match.end()))
+                for term in self.zh[surface]:
+                    found.append(Mention(term.key, term.kind, text[start:end], start, end))
         return found
 
     def lemma(self, word: str) -> str:
@@ -251,6 +254,30 @@ class Lexicon:
                 if len(bag) == len(choice) and bag in self.en_unordered and choice[-1] == window[-1]:
                     return self.en_unordered[bag], size
         return None
+
+
+GAP_BLOCKERS = set("不没无未别，,。.;；!！?？、 \n")
+
+
+def _gapped_end(text: str, start: int, surface: str) -> int | None:
+    """Where ``surface`` ends in ``text`` from ``start`` with at most one extra character between
+    two of its characters and at most two in all; None when it does not occur there."""
+    position, extra = start + 1, 0
+    for char in surface[1:]:
+        if position < len(text) and text[position] == char:
+            position += 1
+            continue
+        if (
+            extra < 2
+            and position + 1 < len(text)
+            and text[position] not in GAP_BLOCKERS
+            and text[position + 1] == char
+        ):
+            position += 2
+            extra += 1
+            continue
+        return None
+    return position
 
 
 def _offset_map(original: str, variant: str) -> list[int]:

@@ -114,6 +114,7 @@ def _system_status(request: HttpRequest) -> dict[str, Any]:
 
 
 register_panel(Panel("web/panels/patient_card.html", frozenset({Role.PATIENT}), _patient_card, 10))
+register_panel(Panel("triage/panel.html", frozenset({Role.PATIENT}), order=12))
 register_panel(Panel("web/panels/inbox.html", frozenset({Role.PATIENT} | STAFF), _inbox, 90))
 register_panel(Panel("web/panels/my_patients.html", frozenset(CLINICAL_ROLES), _my_patients, 20))
 register_panel(Panel("web/panels/front_desk.html", frozenset({Role.FRONT_DESK}), order=10))
