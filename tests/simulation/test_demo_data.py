@@ -173,3 +173,21 @@ def test_if_missing_is_a_no_op(built: str) -> None:
     call_command("demo_data", "--seed", "4", "--if-missing", stdout=out)
     assert "already present" in out.getvalue()
     assert (Patient.objects.count(), User.objects.count()) == (patients, users)
+
+
+def test_a_year_of_triage_answered_by_the_engine(built: str) -> None:
+    from smartcare.triage.models import TriageRecord
+
+    records = list(TriageRecord.objects.all())
+    assert len(records) >= 500
+    statuses = {r.status for r in records}
+    assert {"departments", "emergency"} <= statuses
+    assert {r.channel for r in records} == {"portal", "kiosk", "desk", "api"}
+    assert all(r.suggested_departments for r in records if r.status != "unclear")
+    chosen = [r for r in records if r.chosen_department]
+    assert len(chosen) > len(records) // 3
+    assert all(r.chosen_department == r.suggested_departments[0] for r in chosen)
+    assert all(r.patient_id for r in records if r.channel == "portal")
+    days = {r.created_at.date() for r in records}
+    assert len(days) > 200
+    assert "triage:" in built
