@@ -247,5 +247,9 @@ SMARTCARE_SMS_PROVIDER = os.environ.get(
 
 # Waiting-room display links stay valid this many days.
 SMARTCARE_DISPLAY_TOKEN_DAYS = env_int("SMARTCARE_DISPLAY_TOKEN_DAYS", 180)
+# Largest knowledge file a curator may upload in the page or the API (the command has no limit).
+SMARTCARE_KNOWLEDGE_MAX_UPLOAD_MB = env_int("SMARTCARE_KNOWLEDGE_MAX_UPLOAD_MB", 64)
+# Triage requests per client address and minute (the public page and API).
+SMARTCARE_TRIAGE_RATE_PER_MINUTE = env_int("SMARTCARE_TRIAGE_RATE_PER_MINUTE", 30)
 
 SMARTCARE_HOSPITAL_NAME = os.environ.get("SMARTCARE_HOSPITAL_NAME", "")

@@ -43,3 +43,12 @@ def client_for(user: Any) -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+@pytest.fixture()
+def curator(db: Any) -> Any:
+    """A data steward, who may import knowledge files."""
+    from smartcare.accounts.choices import Role
+    from tests.factories import UserFactory
+
+    return UserFactory(username="steward-knowledge", role=Role.DATA_STEWARD)

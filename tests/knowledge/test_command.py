@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from smartcare.cli import ALIASES, main
 from smartcare.knowledge.models import KnowledgeRelease
@@ -46,8 +47,9 @@ def test_the_format_and_the_dataset_name_come_from_the_file(tmp_path: Path) -> N
     release = KnowledgeRelease.objects.get(origin="medical")
     assert release.format == "jsonl-disease"
     assert len(release.version) == 10  # the file's date, YYYY-MM-DD
-    seed_out, _err = _run(str(SEED), "--origin", "smartcare-seed")
-    assert "smartcare-seed 2026.1 (smartcare-knowledge) unchanged" in seed_out
+    # The shipped seed's dataset is reserved: only smartcare's own seed loader writes it.
+    with pytest.raises(CommandError, match=r"KNOW-005 \(origin\)"):
+        _run(str(SEED), "--origin", "smartcare-seed")
 
 
 def test_a_bad_file_fails_with_coded_errors_per_line_and_writes_nothing(tmp_path: Path) -> None:
@@ -55,7 +57,7 @@ def test_a_bad_file_fails_with_coded_errors_per_line_and_writes_nothing(tmp_path
     bad.write_text('{"name": "甲病"}\nnot json\n{"desc": "x"}\n', encoding="utf-8")
     before = table_state()
     err = io.StringIO()
-    with pytest.raises(CommandError) as caught:
+    with pytest.raises(CommandError) as caught, translation.override("en"):
         call_command("knowledge_import", str(bad), stdout=io.StringIO(), stderr=err)
     assert str(caught.value).startswith("KNOW-001")
     assert "line 2: Not valid JSON" in err.getvalue()

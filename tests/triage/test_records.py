@@ -82,15 +82,31 @@ def test_someone_elses_record_is_followed_but_not_changed(hospital: TestHospital
     assert record.chosen_department == ""
 
 
-def test_booking_link_for_a_code_that_was_not_suggested_or_a_missing_record(hospital: TestHospital) -> None:
+def test_booking_link_reveals_nothing_about_records_and_only_remembers_own_suggestions(
+    hospital: TestHospital,
+) -> None:
     client = Client()
     client.post("/triage/", {"text": CARDIOLOGY_ZH, "age": "55", "sex": "male"})
     record = TriageRecord.objects.get()
-    assert client.get(f"/triage/{record.pk}/book/03.03/").status_code == 404
-    assert client.get(f"/triage/{record.pk + 1}/book/03.04/").status_code == 404
-    assert client.post(f"/triage/{record.pk}/book/03.04/").status_code == 405
+    neurology = bookable_department("03.03")
+    assert neurology is not None
+    # A code that was not suggested, a record that does not exist, and someone else's record all
+    # answer like a plain link to the department: nothing tells them apart.
+    stranger = Client()
+    for caller, path in (
+        (client, f"/triage/{record.pk}/book/03.03/"),
+        (client, f"/triage/{record.pk + 1}/book/03.03/"),
+        (stranger, f"/triage/{record.pk}/book/03.03/"),
+    ):
+        response = caller.get(path)
+        assert response.status_code == 302
+        assert response["Location"] == f"/booking/department/{neurology.code}/"
+    assert stranger.get(f"/triage/{record.pk}/book/03.04/").status_code == 302
     record.refresh_from_db()
     assert record.chosen_department == ""
+    # Only a department the hospital does not have is "not found" (the catalog is public).
+    assert client.get(f"/triage/{record.pk}/book/99.99/").status_code == 404
+    assert client.post(f"/triage/{record.pk}/book/03.04/").status_code == 405
 
 
 def test_a_suggestion_is_booked_in_the_nearest_department_the_hospital_has(hospital: TestHospital) -> None:

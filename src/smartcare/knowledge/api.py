@@ -234,12 +234,14 @@ def import_release(
     format: str = Form("auto"),
     origin: str = Form(""),
     version: str = Form(""),
+    force: bool = Form(False),
 ) -> Status:
     """201 with the new release; 200 with the current one when this exact file is already the
     dataset's latest release. A bad file answers 400 KNOW-001 with every problem and writes nothing."""
     require_capability(request.user, "knowledge.curate")
     if file is None:
         raise InvalidInput(_("Choose a file to import."), field="file")
+    services.check_upload_size(file.size)
     release, changed = services.import_knowledge_file(
         request.user,
         file.read(),
@@ -247,5 +249,6 @@ def import_release(
         format=format,
         origin=origin,
         version=version,
+        force=force,
     )
     return Status(201 if changed else 200, {**_release(release), "changed": changed})

@@ -22,3 +22,7 @@ class ImportForm(forms.Form):
         help_text=_("A new release of the same dataset replaces what its previous release wrote."),
     )
     version = forms.CharField(label=_("Version"), max_length=40, required=False)
+    force = forms.BooleanField(
+        label=_("Import even if the release retires red flags or more than half of the dataset"),
+        required=False,
+    )

@@ -139,6 +139,7 @@ class Edge(models.Model):
     release = models.ForeignKey(
         KnowledgeRelease, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("knowledge edge")
@@ -177,6 +178,7 @@ class RedFlag(BilingualNameMixin):
     release = models.ForeignKey(
         KnowledgeRelease, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -206,6 +208,7 @@ class FollowUpQuestion(models.Model):
     release = models.ForeignKey(
         KnowledgeRelease, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

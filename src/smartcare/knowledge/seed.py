@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 SEED = Path(__file__).parent / "data" / "seed.json"
-SEED_ORIGIN = "smartcare-seed"
 
 
 def load_seed(path: Path = SEED) -> bool:
     """Apply the shipped seed unless this exact file is already the applied seed release."""
-    from smartcare.knowledge.services import import_smartcare_file
+    from smartcare.knowledge.services import SEED_ORIGIN, import_smartcare_file
 
-    _, changed = import_smartcare_file(path.read_bytes(), file_name=path.name, origin=SEED_ORIGIN)
+    # The shipped seed is authoritative: a new version may retire what it no longer has.
+    _, changed = import_smartcare_file(path.read_bytes(), file_name=path.name, origin=SEED_ORIGIN, force=True)
     return changed
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -19,10 +20,12 @@ from smartcare.core.errors import InvalidInput
 from smartcare.core.permissions import require_capability
 from smartcare.knowledge.choices import EdgeType, ReleaseStatus
 from smartcare.knowledge.dataset import Dataset, parse_json, read_smartcare
+from smartcare.knowledge.errors import FileTooLarge, FormatChanged, ReleaseNeedsConfirmation, ReservedDataset
 from smartcare.knowledge.jsonl import read_jsonl
 from smartcare.knowledge.models import Edge, FollowUpQuestion, KnowledgeRelease, Node, RedFlag
 from smartcare.organization.models import NationalDepartmentCode
 
+SEED_ORIGIN = "smartcare-seed"  # the knowledge shipped with smartcare (seed.py)
 NODE_COPY = (
     "type", "name_zh", "name_en", "synonyms_zh", "synonyms_en", "description_zh", "description_en",
     "icd10", "atc", "drugbank", "loinc", "min_age", "max_age", "sex",
@@ -43,17 +46,28 @@ def catalog_codes() -> set[str]:
 
 
 def import_smartcare_file(
-    raw: bytes | str, *, user: Any = None, file_name: str = "", origin: str = "smartcare-seed"
+    raw: bytes | str,
+    *,
+    user: Any = None,
+    file_name: str = "",
+    origin: str = SEED_ORIGIN,
+    force: bool = False,
 ) -> tuple[KnowledgeRelease, bool]:
     """Check and apply a file in smartcare's JSON format. Returns (release, changed)."""
     dataset = read_smartcare(
         parse_json(raw), origin=origin, known_keys=known_node_types(), known_codes=catalog_codes()
     )
-    return apply_dataset(dataset, checksum=checksum_of(raw), user=user, file_name=file_name)
+    return apply_dataset(dataset, checksum=checksum_of(raw), user=user, file_name=file_name, force=force)
 
 
 def import_jsonl_file(
-    raw: bytes | str, *, origin: str, version: str = "", user: Any = None, file_name: str = ""
+    raw: bytes | str,
+    *,
+    origin: str,
+    version: str = "",
+    user: Any = None,
+    file_name: str = "",
+    force: bool = False,
 ) -> tuple[KnowledgeRelease, bool]:
     """Check and apply a JSON-lines disease file (see ``jsonl.py``). Returns (release, changed).
 
@@ -62,7 +76,7 @@ def import_jsonl_file(
     dataset = read_jsonl(
         raw, origin=origin, version=version or clock.today().isoformat(), source=file_name or origin
     )
-    return apply_dataset(dataset, checksum=checksum_of(raw), user=user, file_name=file_name)
+    return apply_dataset(dataset, checksum=checksum_of(raw), user=user, file_name=file_name, force=force)
 
 
 FORMATS = ("auto", "smartcare", "jsonl")
@@ -95,6 +109,16 @@ def default_origin(file_name: str) -> str:
     return slug or "upload"
 
 
+def max_upload_bytes() -> int:
+    return int(getattr(settings, "SMARTCARE_KNOWLEDGE_MAX_UPLOAD_MB", 64)) * 1024 * 1024
+
+
+def check_upload_size(size: int | None) -> None:
+    """Refuse an uploaded file before reading it when it is larger than the configured limit."""
+    if size is not None and size > max_upload_bytes():
+        raise FileTooLarge(field="file", limit=max_upload_bytes() // (1024 * 1024))
+
+
 def import_knowledge_file(
     user: Any,
     raw: bytes | str,
@@ -103,6 +127,7 @@ def import_knowledge_file(
     format: str = "auto",
     origin: str = "",
     version: str = "",
+    force: bool = False,
 ) -> tuple[KnowledgeRelease, bool]:
     """Import a knowledge file uploaded by a curator or given to ``smartcare knowledge-import``.
 
@@ -114,6 +139,7 @@ def import_knowledge_file(
     """
     if user is not None:
         require_capability(user, "knowledge.curate")
+        check_upload_size(len(raw))
     if format not in FORMATS:
         raise InvalidInput(_("The format must be auto, smartcare or jsonl."), field="format")
     origin = (origin or default_origin(file_name)).strip()
@@ -124,10 +150,14 @@ def import_knowledge_file(
         )
     if len(version) > 40:
         raise InvalidInput(_("The version may have at most 40 characters."), field="version")
+    if origin == SEED_ORIGIN:
+        raise ReservedDataset(field="origin", origin=origin)
     kind = detect_format(raw, file_name) if format == "auto" else format
     if kind == "jsonl":
-        return import_jsonl_file(raw, origin=origin, version=version, user=user, file_name=file_name)
-    return import_smartcare_file(raw, user=user, file_name=file_name, origin=origin)
+        return import_jsonl_file(
+            raw, origin=origin, version=version, user=user, file_name=file_name, force=force
+        )
+    return import_smartcare_file(raw, user=user, file_name=file_name, origin=origin, force=force)
 
 
 def _node_values(item: dict[str, Any]) -> dict[str, Any]:
@@ -155,9 +185,14 @@ def _edge_key(kind: str, source: str, target: str) -> tuple[str, str, str]:
 
 @transaction.atomic
 def apply_dataset(
-    dataset: Dataset, *, checksum: str, user: Any = None, file_name: str = ""
+    dataset: Dataset, *, checksum: str, user: Any = None, file_name: str = "", force: bool = False
 ) -> tuple[KnowledgeRelease, bool]:
-    """Write a checked dataset as one release. Re-applying the same file changes nothing."""
+    """Write a checked dataset as one release. Re-applying the same file changes nothing.
+
+    A dataset only ever writes its own concepts, edges, red flags and questions: what another
+    dataset (the shipped seed, another import) already holds is used but never taken over. A
+    release that would retire red flags, or more than half of the dataset's concepts, needs
+    ``force`` (a truncated or wrong file should not switch off triage's safety net)."""
     same = KnowledgeRelease.objects.filter(
         origin=dataset.origin, checksum=checksum, status=ReleaseStatus.APPLIED
     ).first()
@@ -165,6 +200,11 @@ def apply_dataset(
         latest = KnowledgeRelease.objects.filter(origin=dataset.origin, status=ReleaseStatus.APPLIED).first()
         if latest is not None and latest.pk == same.pk:
             return same, False
+    previous = KnowledgeRelease.objects.filter(origin=dataset.origin, status=ReleaseStatus.APPLIED).first()
+    if previous is not None and previous.format != dataset.format:
+        raise FormatChanged(field="origin", origin=dataset.origin, previous=previous.format)
+    if dataset.replace and not force:
+        _check_retirements(dataset)
     release = KnowledgeRelease.objects.create(
         origin=dataset.origin,
         version=dataset.version,
@@ -182,7 +222,8 @@ def apply_dataset(
     _apply_red_flags(dataset, release, counts)
     _apply_questions(dataset, release, nodes, counts)
     release.counts = dict(sorted(counts.items()))
-    release.save(update_fields=["counts"])
+    release.report = dataset.report
+    release.save(update_fields=["counts", "report"])
     audit.record(
         user if getattr(user, "is_authenticated", False) else None,
         AuditAction.SYSTEM,
@@ -210,6 +251,27 @@ def _nodes_by_key(keys: Any) -> dict[str, Node]:
     return {n.key: n for chunk in _chunks(keys) for n in Node.objects.filter(key__in=chunk)}
 
 
+def _check_retirements(dataset: Dataset) -> None:
+    active = set(Node.objects.filter(origin=dataset.origin, is_active=True).values_list("key", flat=True))
+    retiring = active - {i["id"] for i in dataset.nodes}
+    flags = set(RedFlag.objects.filter(origin=dataset.origin, is_active=True).values_list("key", flat=True))
+    flags_retiring = flags - {i["id"] for i in dataset.red_flags}
+    if flags_retiring or (active and len(retiring) * 2 > len(active)):
+        raise ReleaseNeedsConfirmation(
+            field="file",
+            nodes=len(retiring),
+            active=len(active),
+            flags=len(flags_retiring),
+            origin=dataset.origin,
+        )
+
+
+def _note(dataset: Dataset, name: str, value: str, limit: int = 200) -> None:
+    notes = dataset.report.setdefault(name, [])
+    if len(notes) < limit:
+        notes.append(value)
+
+
 def _apply_nodes(dataset: Dataset, release: KnowledgeRelease, counts: Counter[str]) -> dict[str, Node]:
     existing = _nodes_by_key(i["id"] for i in dataset.nodes)
     create, update = [], []
@@ -222,8 +284,13 @@ def _apply_nodes(dataset: Dataset, release: KnowledgeRelease, counts: Counter[st
             create.append(node)
             counts["nodes_created"] += 1
             continue
+        if node.origin != dataset.origin:
+            # Another dataset's concept: used for this dataset's edges, never taken over.
+            counts["nodes_of_other_datasets"] += 1
+            _note(dataset, "kept_other_datasets", f"{node.key} ({node.origin})")
+            continue
         changed = any(getattr(node, name) != value for name, value in values.items()) or not node.is_active
-        if changed or node.origin != dataset.origin:
+        if changed:
             for name, value in values.items():
                 setattr(node, name, value)
             node.origin, node.release, node.is_active = dataset.origin, release, True
@@ -284,7 +351,10 @@ def _apply_edges(
             counts["edges_created"] += 1
             continue
         keep.add(edge.pk)
-        if any(getattr(edge, n) != v for n, v in values.items()) or edge.origin != dataset.origin:
+        if edge.origin != dataset.origin:
+            counts["edges_of_other_datasets"] += 1
+            continue
+        if any(getattr(edge, n) != v for n, v in values.items()):
             for name, value in values.items():
                 setattr(edge, name, value)
             edge.origin, edge.release = dataset.origin, release
@@ -302,8 +372,13 @@ def _apply_edges(
 
 def _apply_red_flags(dataset: Dataset, release: KnowledgeRelease, counts: Counter[str]) -> None:
     keys = []
+    others = set(RedFlag.objects.exclude(origin=dataset.origin).values_list("key", flat=True))
     for item in dataset.red_flags:
         keys.append(item["id"])
+        if item["id"] in others:
+            counts["red_flags_of_other_datasets"] += 1
+            _note(dataset, "kept_other_datasets", item["id"])
+            continue
         _, created = RedFlag.objects.update_or_create(
             key=item["id"],
             defaults={
@@ -332,8 +407,13 @@ def _apply_questions(
     dataset: Dataset, release: KnowledgeRelease, nodes: dict[str, Node], counts: Counter[str]
 ) -> None:
     keys = []
+    others = set(FollowUpQuestion.objects.exclude(origin=dataset.origin).values_list("key", flat=True))
     for item in dataset.questions:
         keys.append(item["id"])
+        if item["id"] in others:
+            counts["questions_of_other_datasets"] += 1
+            _note(dataset, "kept_other_datasets", item["id"])
+            continue
         _, created = FollowUpQuestion.objects.update_or_create(
             key=item["id"],
             defaults={

@@ -106,6 +106,7 @@ def releases(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
+                services.check_upload_size(upload.size)
                 release, changed = services.import_knowledge_file(
                     user,
                     upload.read(),
@@ -113,6 +114,7 @@ def releases(request: HttpRequest) -> HttpResponse:
                     format=form.cleaned_data["format"],
                     origin=form.cleaned_data["origin"],
                     version=form.cleaned_data["version"],
+                    force=form.cleaned_data["force"],
                 )
             except CodedError as exc:
                 if exc.status in (401, 403):

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smartcare.triage import model as text_model
-from smartcare.triage.graph import PEDIATRIC, Graph, fingerprint, load_graph
+from smartcare.triage.graph import Graph, fingerprint, load_graph
 from smartcare.triage.intents import load_intents
 from smartcare.triage.lexicon import Lexicon, Mention, Term
 from smartcare.triage.types import (
@@ -48,7 +48,6 @@ from smartcare.triage.types import (
 EMERGENCY = "20"
 PEDIATRICS, NEONATOLOGY, PEDIATRIC_SURGERY = "07", "07.01", "08"
 OBSTETRICS = "05.02"
-WOMEN_ONLY = ("05", "06")  # prefixes
 GERIATRICS = "03.10"
 ABSENT_PROBABILITY = 0.08  # P(finding | disease) when the graph does not list it: lists are short
 SPECIFIC_DISCOUNT = 0.8  # "headache" as evidence for a disease listed with "one-sided headache"
@@ -115,6 +114,11 @@ class Engine:
         self.questions = [q for q in graph.questions if q.symptom.key in graph.concepts]
         self.labelled_version = ""
         self.pregnancy_flags = {f.key for f in graph.red_flags if f.pregnant}
+        # Who each department serves, from the graph's ``serves`` edges (children 0-14 -> 07, 08,
+        # 09; newborns -> 07.01; women -> 05, 05.01, 06; pregnant women -> 05.02; 60+ -> 03.10).
+        self.children_only = graph.departments_only_for(lambda g: g.max_age is not None and g.max_age <= 14)
+        self.women_only = graph.departments_only_for(lambda g: g.sex == "female")
+        self.older_only = graph.departments_only_for(lambda g: g.min_age is not None and g.min_age >= 60)
 
     @staticmethod
     def _build_lexicon(graph: Graph) -> Lexicon:
@@ -325,7 +329,7 @@ class Engine:
                 value += 4.0  # the patient named the condition
             if parts and info.body_parts & parts:
                 value += 0.7
-            if not _fits(info.departments, age, sex, pregnant):
+            if not self.fits(info.departments, age, sex, pregnant):
                 value -= 3.0
             logs[disease] = value
         if not logs:
@@ -420,15 +424,15 @@ class Engine:
             if newborn and age == 0:
                 move(PEDIATRICS, NEONATOLOGY, "newborn")
             for code in list(scores):
-                if code.startswith(WOMEN_ONLY) or code == GERIATRICS:
+                if code in self.women_only or code in self.older_only:
                     scores.pop(code)
         elif age is not None:
             for code in list(scores):
-                if code in PEDIATRIC:
+                if code in self.children_only or (age < 60 and code in self.older_only):
                     scores.pop(code)
         if sex == "male":
             for code in list(scores):
-                if code.startswith(WOMEN_ONLY):
+                if code in self.women_only:
                     scores.pop(code)
         if pregnant and sex != "male":
             best = max(scores.values(), default=0.0)
@@ -497,6 +501,16 @@ class Engine:
             c: float(p) for c, p in zip(self.classes, self.classifier.predict_proba([text])[0], strict=True)
         }
 
+    def fits(self, departments: list[tuple[str, int]], age: int | None, sex: str, pregnant: bool) -> bool:
+        """Whether a disease can be this patient's: no children's diseases in adults, no women's
+        diseases in men, no conditions of pregnancy outside pregnancy."""
+        codes = [c for c, _ in departments]
+        if age is not None and age >= 15 and all(c in self.children_only for c in codes):
+            return False
+        if sex == "male" and all(c in self.women_only for c in codes):
+            return False
+        return pregnant or codes[0] != OBSTETRICS
+
     # --- presentation ----------------------------------------------------------------------------
 
     def _finding(self, key: str, mention: Mention | None, negated: bool = False) -> Finding:
@@ -546,17 +560,6 @@ class Engine:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _fits(departments: list[tuple[str, int]], age: int | None, sex: str, pregnant: bool) -> bool:
-    """Whether a disease can be this patient's: no children's diseases in adults, no women's
-    diseases in men, no conditions of pregnancy outside pregnancy."""
-    codes = [c for c, _ in departments]
-    if age is not None and age >= 15 and all(c in PEDIATRIC for c in codes):
-        return False
-    if sex == "male" and all(c.startswith(WOMEN_ONLY) for c in codes):
-        return False
-    return pregnant or codes[0] != OBSTETRICS
 
 
 def _age(request: TriageRequest, text: str) -> tuple[int | None, int | None]:
@@ -654,6 +657,8 @@ class _Missing(dict):  # type: ignore[type-arg]
 
 _engine: Engine | None = None
 _lock = threading.Lock()
+_checked: tuple[float, str, str] = (0.0, "", "")  # (monotonic time, graph version, labelled version)
+FRESHNESS_SECONDS = 5.0  # how often the engine looks for new knowledge or training texts
 
 
 def labelled_examples() -> list[text_model.Example]:
@@ -662,27 +667,41 @@ def labelled_examples() -> list[text_model.Example]:
     return stored_examples()
 
 
+def _versions() -> tuple[str, str]:
+    global _checked
+    now = time.monotonic()
+    if now - _checked[0] > FRESHNESS_SECONDS:
+        _checked = (now, fingerprint(), _labelled_version())
+    return _checked[1], _checked[2]
+
+
+def refresh() -> None:
+    """Look for new knowledge and training texts on the next call (after an import or a test)."""
+    global _checked
+    _checked = (0.0, "", "")
+
+
 def get_engine() -> Engine:
-    """The engine for the current knowledge release and training texts (rebuilt when they change)."""
+    """The engine for the current knowledge and training texts, rebuilt when they change."""
     global _engine
-    version = fingerprint()
+    graph_version, labelled_version = _versions()
     engine = _engine
     if (
         engine is not None
-        and engine.graph.version == version
-        and engine.labelled_version == _labelled_version()
+        and engine.graph.version == graph_version
+        and engine.labelled_version == labelled_version
     ):
         return engine
     with _lock:
         engine = _engine
         if (
             engine is None
-            or engine.graph.version != version
-            or engine.labelled_version != _labelled_version()
+            or engine.graph.version != graph_version
+            or engine.labelled_version != labelled_version
         ):
-            labelled = labelled_examples()
-            engine = Engine(load_graph(), labelled)
-            engine.labelled_version = _labelled_version()
+            labelled = labelled_examples()  # read with the version taken before, so nothing is missed
+            engine = Engine(load_graph(graph_version), labelled)
+            engine.labelled_version = labelled_version
             _engine = engine
     return engine
 

@@ -14,7 +14,7 @@ class TextTooLong(CodedError):
     code = "TRIAGE-002"
     status = 400
     title = _("Description too long")
-    message = _("Please keep the description under %(limit)s characters.")
+    message = _("Please keep the description to %(limit)s characters or fewer.")
 
 
 class AgeOutOfRange(CodedError):
@@ -22,6 +22,20 @@ class AgeOutOfRange(CodedError):
     status = 400
     title = _("Age not valid")
     message = _("The age must be between 0 and 120 years.")
+
+
+class AgeMonthsDisagree(CodedError):
+    code = "TRIAGE-006"
+    status = 400
+    title = _("Age not valid")
+    message = _("The age in months does not match the age in years.")
+
+
+class TextNotValid(CodedError):
+    code = "TRIAGE-007"
+    status = 400
+    title = _("Text not valid")
+    message = _("The description contains characters that cannot be read.")
 
 
 class SexNotValid(CodedError):

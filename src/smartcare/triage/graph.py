@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from django.db.models import Count, Max
 
 from smartcare.knowledge.choices import EdgeType, NodeType
 from smartcare.knowledge.models import Edge, FollowUpQuestion, KnowledgeRelease, Node, RedFlag
@@ -22,6 +26,9 @@ class Concept:
     synonyms_en: list[str]
     icd10: str = ""
     code: str = ""  # department code for department nodes
+    min_age: int | None = None  # population groups
+    max_age: int | None = None
+    sex: str = ""
 
 
 @dataclass
@@ -45,6 +52,14 @@ class Graph:
     questions: list[FollowUpQuestion]
     serves: dict[str, list[str]]  # population group -> department codes
 
+    def departments_only_for(self, accepts: Callable[[Concept], bool]) -> set[str]:
+        """Department codes whose every served population group (``serves`` edges) passes ``accepts``."""
+        groups: dict[str, list[Concept]] = {}
+        for group, codes in self.serves.items():
+            for code in codes:
+                groups.setdefault(code, []).append(self.concepts[group])
+        return {code for code, served in groups.items() if all(accepts(g) for g in served)}
+
     def name(self, key: str, english: bool) -> str:
         concept = self.concepts.get(key)
         if concept is None:
@@ -53,16 +68,32 @@ class Graph:
 
 
 def fingerprint() -> str:
-    """Changes whenever a knowledge release is applied."""
+    """Changes when a release is applied and when a curator edits nodes, edges, red flags or
+    questions in the admin (their ``updated_at`` and counts), so the engine follows both."""
     latest = KnowledgeRelease.objects.order_by("-pk").values_list("pk", "checksum").first()
-    return f"{latest[0]}-{latest[1][:12]}" if latest else "empty"
+    parts = [f"{latest[0]}-{latest[1][:12]}" if latest else "empty"]
+    for model in (Node, Edge, RedFlag, FollowUpQuestion):
+        state = model.objects.aggregate(count=Count("pk"), last=Max("updated_at"))
+        parts.append(f"{state['count']}@{state['last'].timestamp() if state['last'] else 0:.6f}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def load_graph() -> Graph:
+def load_graph(version: str | None = None) -> Graph:
     concepts: dict[str, Concept] = {}
     node_keys: dict[int, str] = {}
     for node in Node.objects.filter(is_active=True).values(
-        "pk", "key", "type", "name_zh", "name_en", "synonyms_zh", "synonyms_en", "icd10", "department_id"
+        "pk",
+        "key",
+        "type",
+        "name_zh",
+        "name_en",
+        "synonyms_zh",
+        "synonyms_en",
+        "icd10",
+        "department_id",
+        "min_age",
+        "max_age",
+        "sex",
     ):
         node_keys[node["pk"]] = node["key"]
         concepts[node["key"]] = Concept(
@@ -74,6 +105,9 @@ def load_graph() -> Graph:
             synonyms_en=list(node["synonyms_en"] or []),
             icd10=node["icd10"],
             code=node["department_id"] or "",
+            min_age=node["min_age"],
+            max_age=node["max_age"],
+            sex=node["sex"],
         )
     diseases = {k: Disease(k) for k, c in concepts.items() if c.type == NodeType.DISEASE}
     by_finding: dict[str, list[tuple[str, float]]] = {}
@@ -111,7 +145,7 @@ def load_graph() -> Graph:
         names[code] = (zh, en)
         parents[code] = parent
     return Graph(
-        version=fingerprint(),
+        version=version or fingerprint(),
         concepts=concepts,
         diseases={k: d for k, d in diseases.items() if d.departments},
         by_finding=by_finding,

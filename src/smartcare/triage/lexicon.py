@@ -3,9 +3,14 @@
 The dictionary is built from the knowledge graph: every name and synonym of a symptom, sign,
 disease, department and population group. Chinese text is segmented with jieba after the
 graph's words have been added to its dictionary, so that 拉肚子 or 胸口疼 stay one word; a
-match is a run of whole tokens. English text is matched on normalised word n-grams. A finding
-is negated when a negation cue (没有, 不, 无, "no", "not", "without"...) stands before it in the
-same clause and no contrast word (但是, "but") stands between them.
+match is a run of whole tokens. English text is matched on normalised word n-grams.
+
+A finding is negated only when a negation cue (没有, 不, 无, 未, 否认; "no", "not", "without",
+"never", "denies") stands right before it, with nothing between them but words that keep the
+denial going (怎么, 明显的, 任何; "any", "signs of", "history of", "have") or other findings of
+the same list (没有发烧咳嗽, "no fever or chills"). Anything else ends it: 孩子不小心吞了硬币,
+没吃早饭就头晕, "I don't smoke and have chest pain" keep their findings. Red flags depend on
+this, so a wrong denial is worse than a missed one.
 """
 
 from __future__ import annotations
@@ -17,17 +22,28 @@ from dataclasses import dataclass, field
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 # Clause boundaries: punctuation, and contrast words after which a negation no longer applies.
-ZH_CLAUSE = re.compile(r"[，,。.;；!！?？、\n]|但是|但|可是|不过|然而|只是|就是")
-EN_CLAUSE = re.compile(r"[.;!?\n,]|\bbut\b|\bhowever\b|\balthough\b|\bthough\b|\bexcept\b|\byet\b")
-ZH_NEGATION = ("没有", "没", "不", "无", "未", "否认", "并无", "不是", "别")
+ZH_NEGATION = ("没有", "并无", "否认", "不是", "没", "不", "无", "未")  # longest first
+# Between a cue and the finding it denies: 不怎么咳嗽, 没有明显的腹痛, 无任何不适.
+ZH_KEEP_DENYING = (
+    "明显的", "怎么", "明显", "任何", "什么", "觉得", "感觉", "出现", "发生", "伴有", "伴", "再", "有", "过",
+    "太", "很", "的", "、", "和", "及", "或", "也",
+)  # fmt: skip
 EN_NEGATION = {
-    "no", "not", "without", "denies", "deny", "never", "none", "nor", "neither", "dont",
-    "doesnt", "didnt", "havent", "hasnt", "hadnt", "isnt", "arent", "wasnt", "werent", "cannot",
+    "no", "not", "without", "denies", "deny", "denied", "never", "none", "nor", "neither", "dont",
+    "doesnt", "didnt", "havent", "hasnt", "hadnt", "isnt", "arent", "wasnt", "werent", "free",
+}  # fmt: skip
+EN_KEEP_DENYING = {
+    "any", "sign", "signs", "history", "real", "much", "significant", "obvious", "have", "has",
+    "had", "experienced", "experiencing", "feel", "feeling", "felt", "get", "been", "having",
+    "symptom", "symptoms", "evidence", "recent", "or", "nor", "from", "other", "major", "notice",
+    "noticed", "see", "seen", "complaint", "is", "are", "am", "was", "were", "be", "my", "his",
+    "her", "their", "your", "our", "the", "a", "an", "its", "of", "some",
 }  # fmt: skip
 # Words that make a Chinese complaint stronger without changing it: 头很疼 -> 头疼.
 ZH_INTENSIFIERS = re.compile(
     r"(?<=[\u3400-\u9fff])(有点儿|有点|有些|非常|特别|十分|比较|一直|老是|总是|经常|剧烈地|剧烈|一阵一阵|一阵阵|阵阵|隐隐|时不时|偶尔|很|好|太|挺|巨|超|老|剧|隐)(?=[\u3400-\u9fff])"
 )
+FINDINGS = ("symptom", "sign")
 EN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 EN_MAX_WORDS = 7
 
@@ -156,11 +172,11 @@ class Lexicon:
                 start, end = offsets[tokens[index][1]], offsets[tokens[stop - 1][2] - 1] + 1
                 for term in self.zh[surface]:
                     found.append(Mention(term.key, term.kind, surface, start, end))
-                index = stop
+                index = stop - 1 if stop - index > 1 else stop  # the last token may start another
         found.extend(self._gapped_zh(lowered, found))
         found = _dedupe(found)
         for mention in found:
-            mention.negated = _negated_zh(lowered, mention.start)
+            mention.negated = _negated_zh(lowered, mention, found)
         return found
 
     def _gapped_zh(self, text: str, exact: list[Mention]) -> list[Mention]:
@@ -228,9 +244,10 @@ class Lexicon:
             start, end = words[index][1], words[index + size - 1][2]
             for term in terms:
                 found.append(Mention(term.key, term.kind, text[start:end], start, end))
-            index += size
+            index += size - 1 if size > 1 else 1  # "chest pain spreading to my arm": overlap one word
+        found = _dedupe(found)
         for mention in found:
-            mention.negated = _negated_en(lowered, mention.start)
+            mention.negated = _negated_en(lowered, mention, found)
         return found
 
     def _ordered_en(self, words: list[tuple[str, int, int]], index: int) -> tuple[list[Term], int] | None:
@@ -300,20 +317,21 @@ def _dedupe(mentions: Iterable[Mention]) -> list[Mention]:
         key = (mention.key, mention.start)
         if key not in seen or mention.end > seen[key].end:
             seen[key] = mention
-    # Drop a mention of a concept that lies inside a longer mention of the same concept.
+    # Drop a mention inside a longer one ("pain" inside "chest pain"), and a second mention of a
+    # concept inside a mention of the same concept.
     result = sorted(seen.values(), key=lambda m: (m.start, -(m.end - m.start)))
     kept: list[Mention] = []
     for mention in result:
-        if any(k.key == mention.key and k.start <= mention.start and mention.end <= k.end for k in kept):
+        if any(
+            k.start <= mention.start
+            and mention.end <= k.end
+            and (k.key == mention.key or k.end - k.start > mention.end - mention.start)
+            for k in result
+            if k is not mention
+        ):
             continue
         kept.append(mention)
     return kept
-
-
-def _clause_before(text: str, start: int, boundary: re.Pattern[str]) -> str:
-    before = text[:start]
-    ends = [m.end() for m in boundary.finditer(before)]
-    return before[ends[-1] :] if ends else before
 
 
 # Words that start with a negation character but do not deny a finding (不知道 why, 咳个不停).
@@ -329,25 +347,51 @@ EN_NOT_NEGATION = {
 }  # fmt: skip
 
 
-def _negated_zh(text: str, start: int) -> bool:
-    clause = _clause_before(text, start, ZH_CLAUSE)
-    best = -1
-    for cue in ZH_NEGATION:
-        position = clause.rfind(cue)
-        while position >= 0 and clause.startswith(ZH_NOT_NEGATION, position):
-            position = clause.rfind(cue, 0, position)
-        if position >= 0:
-            best = max(best, position + len(cue))
-    # 没有发烧, 不怎么咳嗽, 没有明显的腹痛: the cue stands at most four characters before.
-    return best >= 0 and len(clause) - best <= 4
-
-
-def _negated_en(text: str, start: int) -> bool:
-    clause = _clause_before(text, start, EN_CLAUSE)
-    words = [w.replace("'", "") for w in EN_WORD.findall(clause)][-6:]
-    for index, word in enumerate(words):
-        cue = word in EN_NEGATION
-        following = words[index + 1] if index + 1 < len(words) else ""
-        if cue and following not in EN_NOT_NEGATION:
+def _negated_zh(text: str, mention: Mention, mentions: list[Mention]) -> bool:
+    """Walk back from the finding over words that keep a denial going and over other findings of
+    the same list; negated when that walk reaches a negation cue."""
+    position = mention.start
+    for _ in range(8):
+        before = text[:position]
+        cue = next((c for c in ZH_NEGATION if before.endswith(c)), None)
+        if cue is not None and not text.startswith(ZH_NOT_NEGATION, position - len(cue)):
             return True
+        filler = next((f for f in ZH_KEEP_DENYING if before.endswith(f)), None)
+        if filler is not None:
+            position -= len(filler)
+            continue
+        previous = next((m for m in mentions if m.end == position and m.kind in FINDINGS), None)
+        if previous is not None:
+            position = previous.start
+            continue
+        return False
+    return False
+
+
+def _negated_en(text: str, mention: Mention, mentions: list[Mention]) -> bool:
+    words = [
+        (m.group().replace("'", ""), m.start(), m.end()) for m in EN_WORD.finditer(text[: mention.start])
+    ]
+    starts = {m.end: m for m in mentions if m.kind in FINDINGS}
+    index = len(words) - 1
+    steps = 0
+    while index >= 0 and steps < 8:
+        steps += 1
+        word, _start, end = words[index]
+        between = text[end : words[index + 1][1] if index + 1 < len(words) else mention.start]
+        if re.search(r"[.;!?,\n]", between):
+            return False
+        if word in EN_NEGATION:
+            return True
+        if word in EN_KEEP_DENYING:
+            index -= 1
+            continue
+        previous = starts.get(end)
+        if previous is not None:
+            while index >= 0 and words[index][1] > previous.start:
+                index -= 1
+            if index >= 0 and words[index][1] == previous.start:
+                index -= 1
+            continue
+        return False
     return False

@@ -7,7 +7,8 @@ disease's departments (the main one most often). The model is a TF-IDF over char
 (robust to unsegmented Chinese and to misspelt English) feeding a complement naive Bayes
 classifier, which trains in about a second and scores a text in a few milliseconds. It is
 cached on disk by the knowledge release and the labelled texts it was trained on, so every app
-server trains the same model once.
+server trains the same model once. ``VAR_DIR/triage`` must be writable only by smartcare: the
+model file is a pickle and is loaded as trusted.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import hashlib
 import logging
 import os
 import random
+import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 TRAINING_VERSION = "4"  # change when the generator or the model changes
 SEED = 2026
+STALE_SECONDS = 3600  # model files of other versions older than this are removed
 PER_DISEASE = 36
 RANK_SHARE = {1: 1.0, 2: 0.4, 3: 0.2}
 
@@ -178,10 +182,14 @@ def load_or_train(graph: Graph, labelled: list[Example]) -> tuple[Pipeline, str]
         except Exception:  # a truncated or foreign file: train again
             log.warning("triage model %s unreadable, training again", path)
     pipeline = train(graph, labelled)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")  # workers may train at the same time
+    # Write under a unique name, then rename: processes sharing VAR_DIR never read half a file.
+    handle, temporary = tempfile.mkstemp(dir=model_dir(), prefix=f"model-{version}.", suffix=".tmp")
+    os.close(handle)
     joblib.dump(pipeline, temporary)
-    temporary.replace(path)
-    for old in model_dir().glob("model-*.joblib"):
-        if old != path:
+    Path(temporary).replace(path)
+    # Old models of other versions go once no process can still be about to read them.
+    cutoff = time.time() - STALE_SECONDS
+    for old in model_dir().glob("model-*"):
+        if old != path and old.stat().st_mtime < cutoff:
             old.unlink(missing_ok=True)
     return pipeline, version

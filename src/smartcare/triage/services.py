@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from smartcare.accounts.choices import Role
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
-from smartcare.core import clock
+from smartcare.core import clock, context
 from smartcare.core.errors import NotFound
+from smartcare.core.ratelimit import check_rate
 from smartcare.organization.models import Department
 from smartcare.patients.access import access_patient
 from smartcare.patients.choices import AccessAction
@@ -29,7 +32,8 @@ __all__ = ["TEXT_LIMIT", "bookable_department", "channel_for", "check_request", 
 TEXT_LIMIT = 2000
 MAX_AGE = 120
 SEXES = ("male", "female", "")
-PREGNANCY_AGES = range(12, 56)  # the pregnancy question is asked of women 12-55
+PREGNANCY_AGES = range(10, 61)  # outside these ages a pregnancy answer is ignored
+MAX_ANSWERS = 20  # the pregnancy question is asked of women 12-55
 
 
 def channel_for(user: Any) -> str:
@@ -48,6 +52,10 @@ def check_request(request_obj: TriageRequest, skipped: Iterable[str] = ()) -> Tr
     text = (request_obj.text or "").strip()
     if not text:
         raise errors.TextMissing(field="text")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from a broken client
+        raise errors.TextNotValid(field="text") from None
     if len(text) > TEXT_LIMIT:
         raise errors.TextTooLong(field="text", limit=TEXT_LIMIT)
     request_obj.text = text
@@ -58,14 +66,22 @@ def check_request(request_obj: TriageRequest, skipped: Iterable[str] = ()) -> Tr
             raise errors.AgeOutOfRange(field="age_months")
         if request_obj.age is None:
             request_obj.age = request_obj.age_months // 12
+        elif request_obj.age_months // 12 != request_obj.age:
+            raise errors.AgeMonthsDisagree(field="age_months")
     request_obj.sex = (request_obj.sex or "").strip().lower()
     if request_obj.sex not in SEXES:
         raise errors.SexNotValid(field="sex")
-    if request_obj.sex != "female" or (request_obj.age is not None and request_obj.age not in PREGNANCY_AGES):
+    # A pregnancy answer is dropped only where it cannot apply; with the sex unknown it is kept,
+    # so "pregnant: true" still reaches the pregnancy red flags.
+    if request_obj.sex == "male" or (request_obj.age is not None and request_obj.age not in PREGNANCY_AGES):
         request_obj.pregnant = None
-    unknown = unknown_question_keys([*request_obj.answers, *skipped])
+    keys = [*request_obj.answers, *skipped]
+    if len(keys) > MAX_ANSWERS:
+        raise errors.UnknownQuestion(field="answers", key=_("more than %s answers") % MAX_ANSWERS)
+    unknown = unknown_question_keys(keys)
     if unknown:
-        raise errors.UnknownQuestion(field="answers", key=", ".join(unknown))
+        shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise errors.UnknownQuestion(field="answers", key=shown)
     return request_obj
 
 
@@ -93,13 +109,15 @@ def run_triage(
     again, the provisional ranking it gave is the answer (or "unclear" without one), so "not sure"
     never loops. A signed-in patient's record is linked to them, with an audit event.
     """
+    authenticated = getattr(user, "is_authenticated", False)
+    caller = f"user-{user.pk}" if authenticated else f"ip-{context.current().client_address or 'unknown'}"
+    check_rate("triage", caller, settings.SMARTCARE_TRIAGE_RATE_PER_MINUTE)
     skipped = sorted(set(skipped) - set(request_obj.answers))
     check_request(request_obj, skipped)
     result = triage(request_obj)
     if result.status == "question" and result.question is not None and result.question.key in skipped:
         result.status = "departments" if result.departments else "unclear"
         result.question = None
-    authenticated = getattr(user, "is_authenticated", False)
     answers: dict[str, bool | None] = {**dict.fromkeys(skipped), **request_obj.answers}
     with transaction.atomic():
         patient = _own_patient(user) if authenticated else None
@@ -140,17 +158,16 @@ def record_choice(record_id: int, code: str, *, user: Any, own_ids: Iterable[int
     nearest one the hospital has). The choice is remembered on the record when the record is the
     caller's (their account's, or made in their browser session); anyone may follow the link.
 
-    Raises ``NotFound`` when the record does not exist, ``code`` was not among its suggestions, or
-    the hospital has no department for it."""
-    found = TriageRecord.objects.filter(pk=record_id).first()
-    if found is None or code not in (found.suggested_departments or []):
-        raise NotFound()
+    Raises ``NotFound`` only when the hospital has no department for ``code`` (public
+    knowledge). Whether the record exists, whose it is and what it suggested is never revealed:
+    the link answers the same way, and only the caller's own record remembers the choice."""
     department = bookable_department(code)
     if department is None:
         raise NotFound()
+    found = TriageRecord.objects.filter(pk=record_id).first()
     authenticated = getattr(user, "is_authenticated", False)
-    own = found.pk in set(own_ids) or (authenticated and found.user_id == user.pk)
-    if own:
+    own = found is not None and (found.pk in set(own_ids) or (authenticated and found.user_id == user.pk))
+    if own and found is not None and code in (found.suggested_departments or []):
         TriageRecord.objects.filter(pk=found.pk).update(
             chosen_department=department.code, chosen_at=clock.now()
         )

@@ -73,6 +73,9 @@ def add_labelled_file(raw: bytes, known_codes: set[str], *, replace: bool = Fals
     temporary = path.with_suffix(f".{os.getpid()}.tmp")  # workers may train at the same time
     temporary.write_bytes(raw)
     temporary.replace(path)
+    from smartcare.triage.engine import refresh
+
+    refresh()
     return path, len(examples)
 
 

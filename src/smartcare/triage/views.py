@@ -20,7 +20,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from smartcare.core.errors import CodedError, NotFound
+from smartcare.core.errors import CodedError
 from smartcare.core.permissions import require_capability
 from smartcare.patients.access import access_patient
 from smartcare.patients.choices import AccessAction
@@ -198,8 +198,9 @@ def _converse(request: HttpRequest, *, kiosk: bool) -> HttpResponse:
             "pregnant": turn.pregnant,
             "answers": turn.all_answers,
         }
-        if kiosk:
-            answer["kiosk_patient"] = _kiosk_patient(request)
+        # The kiosk is shared: a triage never carries a patient from an earlier scan at the
+        # kiosk; booking happens after scanning the one code in the check-in flow.
+        answer["kiosk_patient"] = None
     except CodedError as exc:
         answer = {"status": "error", "error": exc}
         form["text"] = turn.text
@@ -220,17 +221,6 @@ def _converse(request: HttpRequest, *, kiosk: bool) -> HttpResponse:
 def start(request: HttpRequest) -> HttpResponse:
     """The portal's triage conversation; open to everyone."""
     return _converse(request, kiosk=False)
-
-
-def _kiosk_patient(request: HttpRequest) -> Any:
-    """The patient who scanned their one code at this kiosk (the kiosk's check-in flow), if any."""
-    patient_id = request.session.get("kiosk_patient")
-    if not patient_id:
-        return None
-    try:
-        return access_patient(request.user, patient_id, AccessAction.VIEW, reason="kiosk triage")
-    except NotFound:
-        return None
 
 
 @login_required

@@ -48,6 +48,12 @@ class Command(BaseCommand):
             help="release version for jsonl files (default: the file's date); smartcare files carry their own",
         )
 
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="import even when the release retires red flags or more than half of the dataset",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
         if not path.is_file():
@@ -67,6 +73,7 @@ class Command(BaseCommand):
                     format=kind,
                     origin=options["origin"],
                     version=version,
+                    force=options["force"],
                 )
         except CodedError as exc:
             for where, problems in getattr(exc, "errors", {}).items():
