@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "smartcare.patients",
     "smartcare.scheduling",
     "smartcare.visits",
+    "smartcare.emr",
+    "smartcare.cdss",
     "smartcare.triage",
     "smartcare.simulation",
     "smartcare.web",
