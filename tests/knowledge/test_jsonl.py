@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.utils import translation
 
 from smartcare.knowledge.choices import EdgeType, ReleaseFormat
 from smartcare.knowledge.errors import KnowledgeFileInvalid
@@ -168,7 +169,7 @@ def test_a_new_release_retires_what_the_file_no_longer_has(sample: bytes, import
     ids=["not-json", "no-name", "not-an-object", "bad-list", "empty"],
 )
 def test_bad_lines_are_reported_by_number(content: str, where: str, text: str) -> None:
-    with pytest.raises(KnowledgeFileInvalid) as caught:
+    with pytest.raises(KnowledgeFileInvalid) as caught, translation.override("en"):
         read_jsonl(content.encode(), origin=ORIGIN, version="1")
     assert caught.value.code == "KNOW-001"
     assert any(text in str(m) for m in caught.value.errors.get(where, [])), caught.value.errors

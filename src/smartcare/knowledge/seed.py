@@ -13,7 +13,9 @@ def load_seed(path: Path = SEED) -> bool:
     from smartcare.knowledge.services import SEED_ORIGIN, import_smartcare_file
 
     # The shipped seed is authoritative: a new version may retire what it no longer has.
-    _, changed = import_smartcare_file(path.read_bytes(), file_name=path.name, origin=SEED_ORIGIN, force=True)
+    _, changed = import_smartcare_file(
+        path.read_bytes(), file_name=path.name, origin=SEED_ORIGIN, force=True, audited=False
+    )
     return changed
 
 

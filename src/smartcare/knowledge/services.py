@@ -52,12 +52,15 @@ def import_smartcare_file(
     file_name: str = "",
     origin: str = SEED_ORIGIN,
     force: bool = False,
+    audited: bool = True,
 ) -> tuple[KnowledgeRelease, bool]:
     """Check and apply a file in smartcare's JSON format. Returns (release, changed)."""
     dataset = read_smartcare(
         parse_json(raw), origin=origin, known_keys=known_node_types(), known_codes=catalog_codes()
     )
-    return apply_dataset(dataset, checksum=checksum_of(raw), user=user, file_name=file_name, force=force)
+    return apply_dataset(
+        dataset, checksum=checksum_of(raw), user=user, file_name=file_name, force=force, audited=audited
+    )
 
 
 def import_jsonl_file(
@@ -185,7 +188,13 @@ def _edge_key(kind: str, source: str, target: str) -> tuple[str, str, str]:
 
 @transaction.atomic
 def apply_dataset(
-    dataset: Dataset, *, checksum: str, user: Any = None, file_name: str = "", force: bool = False
+    dataset: Dataset,
+    *,
+    checksum: str,
+    user: Any = None,
+    file_name: str = "",
+    force: bool = False,
+    audited: bool = True,
 ) -> tuple[KnowledgeRelease, bool]:
     """Write a checked dataset as one release. Re-applying the same file changes nothing.
 
@@ -224,6 +233,8 @@ def apply_dataset(
     release.counts = dict(sorted(counts.items()))
     release.report = dataset.report
     release.save(update_fields=["counts", "report"])
+    if not audited:  # the shipped seed, applied by migrate: a deployment step, not a curator's act
+        return release, True
     audit.record(
         user if getattr(user, "is_authenticated", False) else None,
         AuditAction.SYSTEM,
