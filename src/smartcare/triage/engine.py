@@ -143,8 +143,7 @@ class Engine:
                 lexicon.add(surface, term)
         return lexicon
 
-    @staticmethod
-    def _finding_evidence(graph: Graph) -> dict[str, dict[str, float]]:
+    def _finding_evidence(self, graph: Graph) -> dict[str, dict[str, float]]:
         """Finding -> {disease: P(finding | disease)}, where a general finding ("头痛", "chest
         pain") also stands for the more specific findings whose names contain it ("偏头痛",
         "crushing chest pain"), at a discount."""
@@ -152,6 +151,7 @@ class Engine:
         zh_forms = {c.key: [f for f in [c.name_zh, *c.synonyms_zh] if len(f) >= 2] for c in findings}
         en_names = {c.key: set(c.name_en.lower().split()) for c in findings}
         evidence: dict[str, dict[str, float]] = {}
+        self.generalisations: dict[str, set[str]] = {}  # specific finding -> the general ones it implies
         for general in findings:
             table = dict(graph.by_finding.get(general.key, []))
             for specific in findings:
@@ -163,6 +163,7 @@ class Engine:
                 by_en = len(words) >= 1 and words < en_names[specific.key]
                 if not (by_zh or by_en):
                     continue
+                self.generalisations.setdefault(specific.key, set()).add(general.key)
                 for disease, frequency in graph.by_finding.get(specific.key, []):
                     table[disease] = max(table.get(disease, 0.0), SPECIFIC_DISCOUNT * frequency)
             if table:
@@ -223,7 +224,12 @@ class Engine:
         result = TriageResult(status="departments", findings=findings, negated=denied)
         result.model_version = f"{self.graph.version}/{self.model_version}"
 
-        flags = self.red_flags(present, age, months, pregnant)
+        # A specific finding implies its general one for the red flags: 高烧不退 is a fever, 站起来就头晕
+        # is dizziness.
+        implied = set(present)
+        for finding in present:
+            implied |= self.generalisations.get(finding, set()) - negated
+        flags = self.red_flags(implied, age, months, pregnant)
         conditions = self.disease_posterior(present, negated, extraction, age, sex, pregnant)
         scores, reasons = self.department_scores(text, conditions, extraction, present)
         rules = self.apply_population_rules(scores, reasons, age, months, sex, pregnant, text, extraction)

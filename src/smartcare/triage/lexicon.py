@@ -36,7 +36,8 @@ EN_KEEP_DENYING = {
     "any", "sign", "signs", "history", "real", "much", "significant", "obvious", "have", "has",
     "had", "experienced", "experiencing", "feel", "feeling", "felt", "get", "been", "having",
     "symptom", "symptoms", "evidence", "recent", "or", "nor", "from", "other", "major", "notice",
-    "noticed", "see", "seen", "complaint", "is", "are", "am", "was", "were", "be", "my", "his",
+    "noticed", "see", "seen", "complaint", "thoughts", "thought", "plans", "plan", "intention",
+    "intent", "urge", "urges", "is", "are", "am", "was", "were", "be", "my", "his",
     "her", "their", "your", "our", "the", "a", "an", "its", "of", "some",
 }  # fmt: skip
 # Words that make a Chinese complaint stronger without changing it: 头很疼 -> 头疼.
@@ -174,6 +175,12 @@ class Lexicon:
                     found.append(Mention(term.key, term.kind, surface, start, end))
                 index = stop - 1 if stop - index > 1 else stop  # the last token may start another
         found.extend(self._gapped_zh(lowered, found))
+        stripped = ZH_INTENSIFIERS.sub("", lowered)
+        if stripped != lowered:  # 下面还有点出血 -> 下面还出血 -> 下面出血
+            offsets = _offset_map(lowered, stripped)
+            for mention in self._gapped_zh(stripped, []):
+                mention.start, mention.end = offsets[mention.start], offsets[mention.end - 1] + 1
+                found.append(mention)
         found = _dedupe(found)
         for mention in found:
             mention.negated = _negated_zh(lowered, mention, found)
@@ -236,7 +243,9 @@ class Lexicon:
         found: list[Mention] = []
         index = 0
         while index < len(words):
-            match = self._ordered_en(words, index) or self._unordered_en(words, index)
+            match = self._ordered_en(words, index)
+            if match is None or match[1] == 1:  # "neck is so stiff": a reordered phrase beats one word
+                match = self._unordered_en(words, index) or match
             if match is None:
                 index += 1
                 continue
@@ -337,14 +346,10 @@ def _dedupe(mentions: Iterable[Mention]) -> list[Mention]:
 # Words that start with a negation character but do not deny a finding (不知道 why, 咳个不停).
 ZH_NOT_NEGATION = (
     "不知道", "不清楚", "不确定", "不舒服", "不停", "不断", "不好", "不适", "不住", "不了", "不能",
-    "不止", "不行", "不出", "不上", "不下", "不开", "不动", "不起", "不来", "不稳", "不退", "不消",
+    "不止", "不行", "不稳", "不退", "不消",
     "不见好", "不对劲", "无法", "无力", "无缘无故", "没劲", "没力", "没胃口", "没精神", "不明原因",
     "不规律", "不规则", "不正常", "不想吃", "不管", "没过", "没好", "没见好", "未愈", "未见好",
 )  # fmt: skip
-EN_NOT_NEGATION = {
-    "sure", "know", "idea", "stop", "stopping", "understand", "better", "improving", "help",
-    "helping", "go", "away", "matter", "certain", "able", "getting", "gone", "sleep",
-}  # fmt: skip
 
 
 def _negated_zh(text: str, mention: Mention, mentions: list[Mention]) -> bool:
