@@ -35,6 +35,7 @@ from smartcare.triage import model as text_model
 from smartcare.triage.graph import Graph, fingerprint, load_graph
 from smartcare.triage.intents import load_intents
 from smartcare.triage.lexicon import Lexicon, Mention, Term
+from smartcare.triage.measurements import readings
 from smartcare.triage.types import (
     ConditionScore,
     DepartmentSuggestion,
@@ -174,7 +175,11 @@ class Engine:
 
     def extract(self, text: str) -> Extraction:
         result = Extraction()
-        for mention in self.lexicon.find(text):
+        mentions = self.lexicon.find(text)
+        for reading in readings(text):
+            if reading.finding in self.graph.concepts:
+                mentions.append(Mention(reading.finding, "sign", reading.surface, reading.start, reading.end))
+        for mention in mentions:
             kind = mention.kind
             if kind in ("symptom", "sign"):
                 target = result.negated if mention.negated else result.present

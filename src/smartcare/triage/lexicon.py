@@ -210,6 +210,9 @@ class Lexicon:
         """The dictionary's form of a word: plural and verb endings, then one-letter typos."""
         if word in self.vocabulary or not word.isalpha():
             return word
+        for plural in (word + "s", word + "es"):  # "wart" for a dictionary that says "warts"
+            if plural in self.vocabulary:
+                return plural
         for suffix, replacement in (
             ("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
             ("ied", "y"), ("ly", ""),
