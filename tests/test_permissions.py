@@ -246,7 +246,7 @@ class Rule:
 
     @property
     def is_api(self) -> bool:
-        return self.path.startswith("/api/")
+        return self.path.startswith(("/api/", "/cds-services"))  # CDS Hooks: JSON in, problem+json out
 
     def expected(self, kind: str) -> int:
         if kind in self.special:

@@ -4,6 +4,7 @@ from smartcare.accounts.api import router as accounts_router
 from smartcare.accounts.auth import API_AUTH
 from smartcare.audit.api import router as audit_router
 from smartcare.core.api import build_api
+from smartcare.emr.api import router as emr_router
 from smartcare.knowledge.api import router as knowledge_router
 from smartcare.notifications.api import router as notifications_router
 from smartcare.organization.api import router as organization_router
@@ -20,3 +21,4 @@ api.add_router("/patients/", patients_router)
 api.add_router("/booking/", scheduling_router)
 api.add_router("/knowledge/", knowledge_router)
 api.add_router("/triage/", triage_router)
+api.add_router("/emr/", emr_router)

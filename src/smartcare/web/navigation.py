@@ -49,6 +49,7 @@ register(NavItem(_("Book"), "scheduling:departments", "scheduling.book", "calend
 register(NavItem(_("My bookings"), "scheduling:mine", "patients.view_own", "calendar-check", 12))
 register(NavItem(_("Find the right department"), "triage:start", "triage.use", "signpost-split", 13))
 register(NavItem(_("My queue"), "visits:doctor_queue", "visits.call", "megaphone", 15))
+register(NavItem(_("Workstation"), "emr:workstation", "emr.view", "clipboard2-pulse", 16))
 register(NavItem(_("Check-in"), "visits:desk_check_in", "visits.check_in_desk", "box-arrow-in-right", 23))
 register(NavItem(_("Kiosk"), "visits:kiosk", "visits.kiosk_page", "display", 24))
 register(NavItem(_("Triage kiosk"), "triage:kiosk", "triage.kiosk_page", "signpost-2", 24))
@@ -56,6 +57,7 @@ register(NavItem(_("Clinic sessions"), "scheduling:manage", "scheduling.manage",
 register(NavItem(_("Displays"), "visits:displays", "visits.displays", "tv", 26))
 register(NavItem(_("Departments"), "web:departments", "organization.view", "diagram-3", 60))
 register(NavItem(_("Knowledge graph"), "knowledge:search", "knowledge.view", "diagram-2", 62))
+register(NavItem(_("Decision-support rules"), "cdss:rules", "cdss.review", "lightning", 63))
 register(NavItem(_("Audit trail"), "audit:search", "audit.view", "shield-check", 80))
 register(
     NavItem(

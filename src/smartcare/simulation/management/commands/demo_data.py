@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+import smartcare.simulation.emr_demo  # noqa: F401 (registers its generator)
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
 from smartcare.core import context

@@ -1,0 +1,133 @@
+"""The CDS Hooks 2.0 services: their discovery description and request validation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from smartcare.cdss.choices import Hook
+from smartcare.cdss.errors import InvalidHookRequest, UnknownService
+from smartcare.cdss.fhir_context import validate_resource
+
+PATIENT = "{{context.patientId}}"
+PREFETCH_PATIENT = {
+    "patient": f"Patient/{PATIENT}",
+    "medications": f"MedicationRequest?patient={PATIENT}&status=active",
+    "allergies": f"AllergyIntolerance?patient={PATIENT}&clinical-status=active",
+    "conditions": f"Condition?patient={PATIENT}&clinical-status=active",
+    "observations": f"Observation?patient={PATIENT}&category=laboratory&_sort=-date&_count=200",
+    "vitals": f"Observation?patient={PATIENT}&category=vital-signs&_sort=-date&_count=20",
+    "orders": f"ServiceRequest?patient={PATIENT}&_sort=-authored&_count=100",
+}
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    hook: str
+    title: Any
+    description: Any
+
+    def discovery(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "hook": self.hook,
+            "title": str(self.title),
+            "description": str(self.description),
+            "prefetch": PREFETCH_PATIENT,
+            "usageRequirements": str(
+                _("Authenticate with a smartcare API token (Authorization: Bearer) or a workstation session.")
+            ),
+        }
+
+
+SERVICES = {
+    s.id: s
+    for s in (
+        Service(
+            "smartcare-patient-view",
+            Hook.PATIENT_VIEW,
+            _("smartcare care gaps and medication review"),
+            _(
+                "When a chart opens: missed recommended exams, interactions and contraindications in the current medication list."
+            ),
+        ),
+        Service(
+            "smartcare-order-select",
+            Hook.ORDER_SELECT,
+            _("smartcare order checks (select)"),
+            _(
+                "When an order is selected: interactions, allergies, contraindications, dose range, duplicate therapy, repeated exams."
+            ),
+        ),
+        Service(
+            "smartcare-order-sign",
+            Hook.ORDER_SIGN,
+            _("smartcare order checks (sign)"),
+            _(
+                "Before orders are signed: interactions, allergies, contraindications, dose range, duplicate therapy, repeated exams."
+            ),
+        ),
+    )
+}
+
+
+def service(service_id: str) -> Service:
+    found = SERVICES.get(service_id)
+    if found is None:
+        raise UnknownService()
+    return found
+
+
+def _require_string(data: dict[str, Any], name: str, where: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidHookRequest(reason=f"{where}{name}: required string")
+    return value
+
+
+def validate_request(svc: Service, body: Any) -> dict[str, Any]:
+    """Check a CDS Hooks request against the 2.0 specification; raises CDSS-001 with the reason."""
+    if not isinstance(body, dict):
+        raise InvalidHookRequest(reason="the body must be a JSON object")
+    hook = _require_string(body, "hook", "")
+    if hook != svc.hook:
+        raise InvalidHookRequest(reason=f"hook: this service answers {svc.hook}, not {hook}")
+    try:
+        uuid.UUID(_require_string(body, "hookInstance", ""))
+    except ValueError as exc:
+        raise InvalidHookRequest(reason="hookInstance: must be a UUID") from exc
+    if "fhirAuthorization" in body and "fhirServer" not in body:
+        raise InvalidHookRequest(reason="fhirAuthorization: requires fhirServer")
+    context = body.get("context")
+    if not isinstance(context, dict):
+        raise InvalidHookRequest(reason="context: required object")
+    _require_string(context, "userId", "context.")
+    _require_string(context, "patientId", "context.")
+    if "encounterId" in context and not isinstance(context["encounterId"], str):
+        raise InvalidHookRequest(reason="context.encounterId: must be a string")
+    if svc.hook in (Hook.ORDER_SELECT, Hook.ORDER_SIGN):
+        draft = context.get("draftOrders")
+        if not isinstance(draft, dict) or draft.get("resourceType") != "Bundle":
+            raise InvalidHookRequest(reason="context.draftOrders: required FHIR Bundle")
+        validate_resource(draft, "context.draftOrders")
+    if svc.hook == Hook.ORDER_SELECT:
+        selections = context.get("selections")
+        if (
+            not isinstance(selections, list)
+            or not selections
+            or not all(isinstance(s, str) for s in selections)
+        ):
+            raise InvalidHookRequest(reason="context.selections: required array of resource references")
+    prefetch = body.get("prefetch", {})
+    if prefetch is None:
+        prefetch = {}
+    if not isinstance(prefetch, dict):
+        raise InvalidHookRequest(reason="prefetch: must be an object")
+    for key, value in prefetch.items():
+        if value is not None:
+            validate_resource(value, f"prefetch.{key}")
+    return body

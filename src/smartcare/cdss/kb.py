@@ -1,0 +1,112 @@
+"""What the rules need from the knowledge graph, loaded once per graph release and cached.
+
+Class membership (``belongs_to_class``, transitive), drug names, ATC and DrugBank codes, and the
+LOINC codes of exams. The cache is refreshed when the graph changes (count and last update),
+checked at most every ``RECHECK_SECONDS`` so that a CDS request does not pay for counting the
+graph's edges (a new knowledge release reaches decision support within that delay).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max
+
+from smartcare.knowledge.choices import EdgeType, NodeType
+from smartcare.knowledge.models import Edge, Node
+
+
+@dataclass
+class KnowledgeIndex:
+    classes: dict[str, frozenset[str]] = field(default_factory=dict)  # drug/class -> every class above
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (zh, en)
+    by_atc: dict[str, str] = field(default_factory=dict)
+    by_drugbank: dict[str, str] = field(default_factory=dict)
+    by_name: dict[str, str] = field(default_factory=dict)  # lower-case name/synonym -> drug key
+    exam_by_loinc: dict[str, str] = field(default_factory=dict)
+    loinc_by_exam: dict[str, str] = field(default_factory=dict)
+
+    def classes_of(self, key: str) -> frozenset[str]:
+        return self.classes.get(key, frozenset())
+
+    def keys_of(self, key: str) -> frozenset[str]:
+        """The drug itself and every class it belongs to."""
+        return self.classes_of(key) | {key} if key else frozenset()
+
+    def name(self, key: str, english: bool) -> str:
+        zh, en = self.names.get(key, ("", ""))
+        return (en if english else zh) or key.split(":", 1)[-1].replace("_", " ")
+
+    def drug_for_text(self, text: str) -> str:
+        return self.by_name.get(text.strip().lower(), "")
+
+
+RECHECK_SECONDS = 30.0
+_lock = threading.Lock()
+_cached: tuple[tuple[object, ...], KnowledgeIndex] | None = None
+_checked_at = 0.0
+
+
+def _signature() -> tuple[object, ...]:
+    nodes = Node.objects.aggregate(n=Count("pk"), t=Max("updated_at"))
+    edges = Edge.objects.aggregate(n=Count("pk"), t=Max("updated_at"))
+    return (nodes["n"], nodes["t"], edges["n"], edges["t"])
+
+
+def _build() -> KnowledgeIndex:
+    index = KnowledgeIndex()
+    wanted = [NodeType.DRUG, NodeType.DRUG_CLASS, NodeType.EXAM, NodeType.DISEASE, NodeType.POPULATION_GROUP]
+    for key, type_, zh, en, syn_zh, syn_en, atc, drugbank, loinc in Node.objects.filter(
+        is_active=True, type__in=wanted
+    ).values_list(
+        "key", "type", "name_zh", "name_en", "synonyms_zh", "synonyms_en", "atc", "drugbank", "loinc"
+    ):
+        index.names[key] = (zh, en)
+        if type_ == NodeType.DRUG:
+            if atc:
+                index.by_atc.setdefault(atc.upper(), key)
+            if drugbank:
+                index.by_drugbank[drugbank.upper()] = key
+            for text in [zh, en, *(syn_zh or []), *(syn_en or [])]:
+                index.by_name.setdefault(text.strip().lower(), key)
+        if type_ == NodeType.EXAM and loinc:
+            index.exam_by_loinc[loinc] = key
+            index.loinc_by_exam[key] = loinc
+    parents: dict[str, set[str]] = {}
+    for source, target in Edge.objects.filter(
+        type=EdgeType.BELONGS_TO_CLASS, source__is_active=True, target__is_active=True
+    ).values_list("source__key", "target__key"):
+        parents.setdefault(source, set()).add(target)
+    for start in parents:
+        seen: set[str] = set()
+        frontier = set(parents[start])
+        while frontier:
+            seen |= frontier
+            frontier = {p for f in frontier for p in parents.get(f, ())} - seen
+        index.classes[start] = frozenset(seen)
+    return index
+
+
+def knowledge_index() -> KnowledgeIndex:
+    global _cached, _checked_at
+    with _lock:
+        if _cached is not None and time.monotonic() - _checked_at < RECHECK_SECONDS:
+            return _cached[1]
+    signature = _signature()
+    with _lock:
+        if _cached is not None and _cached[0] == signature:
+            _checked_at = time.monotonic()
+            return _cached[1]
+    index = _build()
+    with _lock:
+        _cached = (signature, index)
+        _checked_at = time.monotonic()
+    return index
+
+
+def forget() -> None:
+    global _cached
+    with _lock:
+        _cached = None
