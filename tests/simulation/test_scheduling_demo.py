@@ -187,7 +187,9 @@ def _check_live_queue_and_demo_patient() -> None:
     assert ClinicSession.objects.filter(practitioner__user=doctor, date=today + dt.timedelta(days=1)).exists()
     session = sessions[0]
     states = Counter(QueueEntry.objects.filter(session=session).values_list("state", flat=True))
-    assert 6 <= states[EntryState.WAITING] <= 11
+    # The demo patient and up to ten others wait; how many others depends on how many bookings the
+    # session got by this minute of the day (the build counts back from now), so at least a few.
+    assert 3 <= states[EntryState.WAITING] <= 11
     assert states[EntryState.CALLED] == 1
     assert not QueueEntry.objects.filter(called_at__gt=clock.now()).exists()
     assert not Appointment.objects.filter(checked_in_at__gt=clock.now()).exists()

@@ -14,3 +14,10 @@ class CdssConfig(AppConfig):
         from smartcare.cdss.seed import load_rules_after_migrate
 
         post_migrate.connect(load_rules_after_migrate, sender=self)
+
+        # The workstation (emr, a lower layer) asks decision support through this registration,
+        # so it gets exactly the advice an external EMR gets over CDS Hooks.
+        from smartcare.cdss.services import evaluate, record_feedback
+        from smartcare.emr.hooks import register_advisor
+
+        register_advisor(evaluate, feedback=record_feedback)
