@@ -191,3 +191,19 @@ def test_a_year_of_triage_answered_by_the_engine(built: str) -> None:
     days = {r.created_at.date() for r in records}
     assert len(days) > 200
     assert "triage:" in built
+
+
+def test_decision_support_consulted_with_feedback(built: str) -> None:
+    from smartcare.cdss.models import Consultation, RuleFiring
+
+    consultations = Consultation.objects.all()
+    assert consultations.count() >= 50
+    assert {c.hook for c in consultations} == {"patient-view", "order-sign"}
+    firings = RuleFiring.objects.all()
+    assert firings.exists()
+    assert firings.filter(outcome="accepted").exists()
+    overridden = firings.filter(outcome="overridden")
+    assert overridden.exists() and not overridden.filter(override_reason="").exists()
+    # Shown during the visits of the past year, not at build time.
+    assert len({c.at.date() for c in consultations}) > 20
+    assert "decision support:" in built

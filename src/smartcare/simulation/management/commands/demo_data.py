@@ -14,7 +14,7 @@ from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
 from smartcare.core import context
 from smartcare.organization.models import Hospital
-from smartcare.simulation import foundation, scheduling_demo, triage_demo  # noqa: F401 (registers generators)
+from smartcare.simulation import cdss_demo, foundation, scheduling_demo, triage_demo  # noqa: F401 (registers generators)
 from smartcare.simulation.registry import DemoContext, generators
 
 
