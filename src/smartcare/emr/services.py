@@ -8,8 +8,11 @@ nothing. A signed note is never overwritten: signing and every amendment add a `
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from django.apps import apps
@@ -460,9 +463,39 @@ def discharge(actor: Any, encounter_id: Any, *, reason: str = "") -> Encounter:
 # --- Notes ---------------------------------------------------------------------------------------
 
 
+DEPARTMENT_TEMPLATES = Path(__file__).parent / "data" / "note_templates.json"
+
+
+@functools.cache
+def _shipped_templates() -> dict[tuple[str, str], dict[str, Any]]:
+    """Department templates shipped with smartcare, by (national code, note kind)."""
+    data = json.loads(DEPARTMENT_TEMPLATES.read_text(encoding="utf-8"))
+    return {(t["department_code"], t["kind"]): t for t in data["templates"]}
+
+
 def template_for(department: Any, kind: str) -> NoteTemplate | None:
-    found = NoteTemplate.objects.filter(department=department, kind=kind, is_active=True).first()
-    return found or NoteTemplate.objects.filter(department__isnull=True, kind=kind, is_active=True).first()
+    """The department's template for ``kind``; the first time a department needs one, the
+    template shipped for its national code (or the parent code: 03.04 -> 03) becomes its row,
+    which curators then edit in the admin; else the hospital-wide default."""
+    found = NoteTemplate.objects.filter(department=department, kind=kind).first()
+    if found is None and department is not None:
+        code = getattr(department, "national_code_id", None) or ""
+        shipped = _shipped_templates().get((code, kind)) or _shipped_templates().get(
+            (code.split(".")[0], kind)
+        )
+        if shipped is not None:
+            found, _created = NoteTemplate.objects.get_or_create(
+                department=department,
+                kind=kind,
+                defaults={
+                    "name_zh": shipped["name_zh"],
+                    "name_en": shipped["name_en"],
+                    "sections": shipped["sections"],
+                },
+            )
+    if found is not None and found.is_active:
+        return found
+    return NoteTemplate.objects.filter(department__isnull=True, kind=kind, is_active=True).first()
 
 
 def _language(language: str | None, actor: Any) -> str:

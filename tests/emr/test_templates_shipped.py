@@ -1,0 +1,40 @@
+"""Department note templates shipped with smartcare become the department's own, editable row."""
+
+from __future__ import annotations
+
+import pytest
+
+from smartcare.emr.choices import NoteKind
+from smartcare.emr.models import NoteTemplate
+from smartcare.emr.services import template_for
+from tests.factories import TestHospital, department
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_department_gets_the_template_shipped_for_its_code(hospital: TestHospital) -> None:
+    template = template_for(hospital.cardiology, NoteKind.PROGRESS)
+    assert template is not None and template.department == hospital.cardiology
+    prompts = {s["key"]: s for s in template.sections}
+    assert set(prompts) == {"chief_complaint", "history", "examination", "assessment", "plan"}
+    assert "心电图" in prompts["examination"]["prompt_zh"] and "ECG" in prompts["examination"]["prompt_en"]
+    # Edited by a curator, the row stays the department's and is not overwritten.
+    template.sections[0]["prompt_zh"] = "本院心内科主诉格式"
+    template.save()
+    assert (
+        template_for(hospital.cardiology, NoteKind.PROGRESS).sections[0]["prompt_zh"] == "本院心内科主诉格式"
+    )
+    assert NoteTemplate.objects.filter(department=hospital.cardiology).count() == 1
+
+
+def test_a_subspecialty_uses_its_parents_template_or_the_hospital_default(hospital: TestHospital) -> None:
+    pediatric_respiratory = department(hospital.hospital, "07.01")  # neonatology: falls back to 07
+    assert template_for(pediatric_respiratory, NoteKind.PROGRESS).name_en == "Paediatric outpatient note"
+    rehab = department(hospital.hospital, "21")  # nothing shipped: the hospital-wide default
+    default = template_for(rehab, NoteKind.PROGRESS)
+    assert default is not None and default.department is None
+    # A department whose template a curator switched off gets the default.
+    own = template_for(hospital.cardiology, NoteKind.PROGRESS)
+    own.is_active = False
+    own.save()
+    assert template_for(hospital.cardiology, NoteKind.PROGRESS).department is None
