@@ -343,3 +343,37 @@ def test_session_calls_need_the_csrf_token(hospital: TestHospital) -> None:
     assert response.status_code == 403
     assert response.json()["code"] == "CORE-403"
     assert not Consultation.objects.exists()
+
+
+def test_a_prefetch_never_hides_what_the_record_holds(hospital: TestHospital, doctor: Client) -> None:
+    """Review finding: with any prefetch the record's allergies were dropped. The record is the
+    base for our own patients; what the caller sends is added to it."""
+    from smartcare.emr import services as emr
+
+    emr.record_allergy(
+        hospital.user("doctor"),
+        hospital.patient_in_care.pk,
+        substance="drug_class:penicillins",
+        name="青霉素",
+    )
+    body = hook_request(
+        "order-sign",
+        str(hospital.patient_in_care.pk),
+        drafts=[medication_request("a", "drug:amoxicillin", dose=500, per_day=3)],
+        prefetch={
+            "patient": {"resourceType": "Patient", "id": "x", "gender": "male", "birthDate": "1980-01-01"}
+        },
+    )
+    response = post(doctor, SIGN, body)
+    assert response.status_code == 200, response.content
+    cards = response.json()["cards"]
+    text = json.dumps(cards, ensure_ascii=False).lower()
+    assert any(c["indicator"] == "critical" for c in cards), cards
+    assert "青霉素" in text or "penicillin" in text
+    # The same order for the same patient, sent with nothing but the drafts, gets the same card.
+    plain = hook_request(
+        "order-sign",
+        str(hospital.patient_in_care.pk),
+        drafts=[medication_request("a", "drug:amoxicillin", dose=500, per_day=3)],
+    )
+    assert {c["summary"] for c in post(doctor, SIGN, plain).json()["cards"]} == {c["summary"] for c in cards}

@@ -38,3 +38,28 @@ def test_a_subspecialty_uses_its_parents_template_or_the_hospital_default(hospit
     own.is_active = False
     own.save()
     assert template_for(hospital.cardiology, NoteKind.PROGRESS).department is None
+
+
+def test_signed_note_versions_are_encrypted_at_rest_and_survive_key_rotation(hospital: TestHospital) -> None:
+    """Review finding: versions were plain JSON while the note itself was encrypted."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    from smartcare.emr import services
+    from smartcare.emr.models import NoteVersion
+
+    doctor = hospital.user("doctor")
+    encounter = services.open_encounter(doctor, patient_id=hospital.patient_in_care.pk)
+    note = services.draft_note(doctor, encounter.pk)
+    services.save_draft(doctor, note.pk, {"assessment": "SECRET-ASSESSMENT-7"})
+    services.sign_note(doctor, note.pk)
+    version = NoteVersion.objects.get(note=note)
+    assert version.content["assessment"] == "SECRET-ASSESSMENT-7"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT content FROM emr_noteversion WHERE id = %s", [version.pk])
+        raw = cursor.fetchone()[0]
+    assert "SECRET-ASSESSMENT-7" not in str(raw) and str(raw).startswith("v1$")
+    call_command("rotate_field_key", stdout=StringIO())
+    assert NoteVersion.objects.get(pk=version.pk).content["assessment"] == "SECRET-ASSESSMENT-7"

@@ -98,7 +98,11 @@ def test_unreadable_text_is_a_coded_error_and_writes_nothing() -> None:
 
 
 @override_settings(SMARTCARE_TRIAGE_RATE_PER_MINUTE=3)
-def test_anonymous_triage_is_limited_per_client_address() -> None:
+def test_anonymous_triage_is_limited_per_client_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartcare.core import ratelimit
+
+    # One fixed minute: a test that crosses a minute boundary would start a new window.
+    monkeypatch.setattr(ratelimit, "seconds", lambda: 1_800_000_000.0)
     client = Client(REMOTE_ADDR="203.0.113.9")
     for _ in range(3):
         assert (

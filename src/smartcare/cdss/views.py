@@ -88,6 +88,23 @@ def _emr_facts(user: Any, patient: Any) -> ClinicalFacts | None:
     return facts
 
 
+def _merge(base: ClinicalFacts, sent: ClinicalFacts) -> None:
+    """Add what a request sent to the facts from the record, without duplicates."""
+
+    def add(target: list[Any], extra: list[Any], key: Any) -> None:
+        seen = {key(item) for item in target}
+        target.extend(item for item in extra if key(item) not in seen)
+
+    add(base.draft_medications, sent.draft_medications, lambda m: (m.drug or m.name, m.dose, m.route))
+    add(base.medications, sent.medications, lambda m: m.drug or m.name)
+    add(base.allergies, sent.allergies, lambda a: a.substance or a.name)
+    add(base.conditions, sent.conditions, lambda c: c.icd10 or c.name)
+    add(base.observations, sent.observations, lambda o: (o.code, o.when, o.value))
+    add(base.exam_orders, sent.exam_orders, lambda e: (e.exam, e.when, e.status))
+    base.pregnant = base.pregnant or sent.pregnant
+    base.weight_kg = base.weight_kg or sent.weight_kg
+
+
 @csrf_exempt  # tokens need no CSRF; session callers are checked in _caller
 @require_POST
 def call_service(request: HttpRequest, service_id: str) -> HttpResponse:
@@ -110,13 +127,14 @@ def call_service(request: HttpRequest, service_id: str) -> HttpResponse:
         else:
             patient = access_patient(user, context["patientId"], AccessAction.CLINICAL)
             patient_ref = ""
-        facts = None
-        if patient is not None and not body.get("prefetch"):
-            facts = _emr_facts(user, patient)
+        sent = facts_from_request(body)
+        facts = _emr_facts(user, patient) if patient is not None else None
         if facts is None:
-            facts = facts_from_request(body)
+            facts = sent
         else:
-            facts.draft_medications = facts_from_request(body).draft_medications
+            # Our own patient: the record is the base (its allergies, conditions, results are
+            # never dropped because a caller sent a prefetch); what the caller sent is added.
+            _merge(facts, sent)
         cards = services.evaluate(
             user,
             facts,

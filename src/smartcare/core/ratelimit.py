@@ -13,11 +13,16 @@ from django.core.cache import cache
 from smartcare.core.errors import RateLimited
 
 
+def seconds() -> float:
+    """The clock windows are counted on (a function so that tests can hold it still)."""
+    return time.time()
+
+
 def check_rate(scope: str, key: str, limit: int, window_seconds: int = 60) -> None:
     """Count one request for ``key`` in ``scope``; raise ``RateLimited`` (CORE-429) past ``limit``."""
     if limit <= 0:
         return
-    bucket = int(time.time() // window_seconds)
+    bucket = int(seconds() // window_seconds)
     name = f"ratelimit:{scope}:{key}:{bucket}"
     if cache.add(name, 1, timeout=window_seconds + 5):
         return

@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from smartcare.core import clock
-from smartcare.core.fields import EncryptedTextField
+from smartcare.core.fields import EncryptedJSONField, EncryptedTextField
 from smartcare.core.models import BilingualNameMixin, TimeStampedModel
 from smartcare.emr.choices import (
     SECTION_KEYS,
@@ -291,7 +291,7 @@ class NoteVersion(models.Model):
 
     note = models.ForeignKey(Note, on_delete=models.PROTECT, related_name="versions", verbose_name=_("note"))
     number = models.PositiveIntegerField(_("version"))
-    content = models.JSONField(_("content"))  # section key -> text
+    content = EncryptedJSONField(_("content"))  # section key -> text, encrypted like the note
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     signed_at = models.DateTimeField(_("signed at"), default=clock.now)
     reason = models.CharField(_("reason for the amendment"), max_length=500, blank=True)
@@ -312,6 +312,10 @@ class NoteVersion(models.Model):
         if self.pk is not None and not kwargs.pop("force_insert", False):
             raise ValueError("A note version is never changed; amend the note instead.")
         super().save(*args, **kwargs)
+
+    def reencrypt(self, names: list[str]) -> None:
+        """Key rotation only: the same content, encrypted again under the current field key."""
+        type(self).objects.filter(pk=self.pk).update(**{name: getattr(self, name) for name in names})
 
 
 class Order(TimeStampedModel):

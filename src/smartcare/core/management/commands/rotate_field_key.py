@@ -48,7 +48,13 @@ class Command(BaseCommand):
                     for row in model.objects.filter(pk__in=pks[start : start + options["batch_size"]]):
                         # Loading decrypts with whichever key wrote the value; saving encrypts
                         # with the current key and recomputes the blind indexes.
-                        row.save(update_fields=names)
+                        # Rows that are never saved again (signed note versions) re-encrypt
+                        # themselves without going through save().
+                        reencrypt = getattr(row, "reencrypt", None)
+                        if reencrypt is not None:
+                            reencrypt(names)
+                        else:
+                            row.save(update_fields=names)
                         total += 1
             self.stdout.write(f"{model._meta.label}: {len(pks)} rows re-encrypted ({', '.join(names)})")
         with context.acting(context.RequestContext(channel="cli")):
