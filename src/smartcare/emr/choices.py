@@ -2,6 +2,7 @@ from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class EncounterKind(models.TextChoices):
@@ -145,7 +146,7 @@ class ProblemStatus(models.TextChoices):
 
 
 class ObservationFlag(models.TextChoices):
-    NORMAL = "", _("Normal")
+    NORMAL = "", pgettext_lazy("result flag", "Normal")
     HIGH = "H", _("High")
     LOW = "L", _("Low")
     CRITICAL_HIGH = "HH", _("Critically high")
