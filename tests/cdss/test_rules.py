@@ -56,8 +56,12 @@ def test_interaction_between_two_drafts_and_in_patient_view() -> None:
 
 
 def test_class_level_interaction() -> None:
-    f = facts(drafts=[med("drug:ibuprofen")], active=[med("drug:warfarin")])
+    # Celecoxib has no drug-level rule with warfarin: the NSAID class rule applies.
+    f = facts(drafts=[med("drug:celecoxib")], active=[med("drug:warfarin")])
     assert "ddi.warfarin.nsaids" in keys(f)
+    # Ibuprofen has its own: that one is shown, once.
+    f = facts(drafts=[med("drug:ibuprofen")], active=[med("drug:warfarin")])
+    assert keys(f, prefix="ddi.") == {"ddi.ibuprofen.warfarin"}
 
 
 @pytest.mark.parametrize(("a", "b"), NON_INTERACTING)
@@ -225,3 +229,14 @@ def test_rule_enabled_per_department() -> None:
     f = facts(drafts=[med("drug:ibuprofen")], active=[med("drug:diclofenac")])
     assert "duplicate.nsaids" in {x.rule.key for x in fired(f, department="03.04")}
     assert "duplicate.nsaids" not in {x.rule.key for x in fired(f, department="07")}
+
+
+def test_one_card_per_pair_of_medications_the_most_specific_rule() -> None:
+    """Review finding: warfarin + aspirin gave two identical critical cards (the drug pair and
+    warfarin + NSAIDs)."""
+    found = fired(
+        facts(drafts=[med("drug:aspirin", 100, per_day=1)], active=[med("drug:warfarin", 3, per_day=1)])
+    )
+    interactions = [f for f in found if f.rule.kind == "drug_interaction"]
+    assert len(interactions) == 1, [f.rule.key for f in interactions]
+    assert interactions[0].rule.key == "ddi.aspirin.warfarin"

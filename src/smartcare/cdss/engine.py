@@ -200,18 +200,23 @@ def _fmt_date(when: dt.datetime | None) -> str:
 
 
 def _interactions(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
+    """One card per pair of medications: the most specific rule wins (a drug's own keys come
+    before its classes', so warfarin + aspirin is not shown again as warfarin + NSAIDs)."""
     findings: list[Finding] = []
     fired: set[int] = set()
+    pairs: set[frozenset[int]] = set()
     for med in ctx.subjects:
-        for key in ctx.keys(med):
+        for key in sorted(ctx.keys(med), key=lambda k: (not k.startswith("drug:"), k)):
             for rule, other_key in rule_set.interactions.get(key, ()):
                 if rule.pk in fired or not applies(rule, ctx):
                     continue
                 for other in ctx.all_meds:
                     if other is med or (other.drug and other.drug == med.drug):
                         continue
-                    if other_key in ctx.keys(other):
+                    pair = frozenset((id(med), id(other)))
+                    if other_key in ctx.keys(other) and pair not in pairs:
                         fired.add(rule.pk)
+                        pairs.add(pair)
                         findings.append(_interaction_finding(rule, ctx, med, other))
                         break
     return findings
