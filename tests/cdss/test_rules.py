@@ -240,3 +240,16 @@ def test_one_card_per_pair_of_medications_the_most_specific_rule() -> None:
     interactions = [f for f in found if f.rule.kind == "drug_interaction"]
     assert len(interactions) == 1, [f.rule.key for f in interactions]
     assert interactions[0].rule.key == "ddi.aspirin.warfarin"
+
+
+@pytest.mark.django_db
+def test_a_drug_is_recognised_behind_its_strength_and_form() -> None:
+    """Review finding: 'Warfarin 5 mg tablet' from an external EMR matched no drug and was never checked."""
+    from smartcare.cdss.kb import knowledge_index
+
+    kb = knowledge_index()
+    assert kb.drug_for_text("Warfarin 5 mg tablet") == "drug:warfarin"
+    assert kb.drug_for_text("  ASPIRIN   100mg ") == "drug:aspirin"
+    assert kb.drug_for_text("阿司匹林肠溶片") == "drug:aspirin"
+    assert kb.drug_for_text("warfarinex 5 mg") == ""  # not half a word
+    assert kb.drug_for_text("") == ""

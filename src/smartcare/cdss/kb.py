@@ -40,7 +40,27 @@ class KnowledgeIndex:
         return (en if english else zh) or key.split(":", 1)[-1].replace("_", " ")
 
     def drug_for_text(self, text: str) -> str:
-        return self.by_name.get(text.strip().lower(), "")
+        """The drug a name as prescribed stands for: the whole text, else its longest leading part
+        that is a drug name ("Warfarin 5 mg tablet" -> warfarin, 硝苯地平缓释片 -> 硝苯地平), so a
+        strength or dosage form does not hide the drug from the checks."""
+        cleaned = " ".join(text.strip().lower().split())
+        if not cleaned:
+            return ""
+        found = self.by_name.get(cleaned)
+        if found:
+            return found
+        words = cleaned.split(" ")
+        for size in range(len(words) - 1, 0, -1):  # whole words: never half an English word
+            found = self.by_name.get(" ".join(words[:size]))
+            if found:
+                return found
+        first = words[0]
+        if any("\u3400" <= char <= "\u9fff" for char in first):
+            for end in range(len(first) - 1, 1, -1):  # Chinese: the name before the form (缓释片)
+                found = self.by_name.get(first[:end])
+                if found:
+                    return found
+        return ""
 
 
 RECHECK_SECONDS = 30.0
