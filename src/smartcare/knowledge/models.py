@@ -60,7 +60,20 @@ class KnowledgeRelease(models.Model):
         return f"{self.origin} {self.version}"
 
 
-class Node(BilingualNameMixin, TimeStampedModel):
+class FromDataset(models.Model):
+    """The dataset (origin) and the release that last wrote a row: a new release of a dataset
+    updates and retires only its own rows (see ``services.apply_dataset``)."""
+
+    origin = models.CharField(_("dataset"), max_length=80, db_index=True)
+    release = models.ForeignKey(
+        KnowledgeRelease, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Node(BilingualNameMixin, TimeStampedModel, FromDataset):
     """A concept: disease, symptom, sign, department, drug, drug class, exam, body part, group."""
 
     key = models.CharField(_("id"), max_length=120, unique=True, help_text=_("<type>:<slug>"))
@@ -85,10 +98,6 @@ class Node(BilingualNameMixin, TimeStampedModel):
     max_age = models.PositiveSmallIntegerField(_("maximum age"), null=True, blank=True)
     sex = models.CharField(_("sex"), max_length=6, blank=True)
     search_text = models.TextField(editable=False, blank=True)
-    origin = models.CharField(_("dataset"), max_length=80, db_index=True)
-    release = models.ForeignKey(
-        KnowledgeRelease, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -121,7 +130,7 @@ class Node(BilingualNameMixin, TimeStampedModel):
         return [self.name_zh, self.name_en, *self.synonyms_zh, *self.synonyms_en]
 
 
-class Edge(models.Model):
+class Edge(FromDataset):
     type = models.CharField(_("type"), max_length=20, choices=EdgeType.choices, db_index=True)
     source = models.ForeignKey(
         Node, on_delete=models.CASCADE, related_name="out_edges", verbose_name=_("source")
@@ -135,10 +144,6 @@ class Edge(models.Model):
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices, blank=True)
     management_zh = models.TextField(_("management (Chinese)"), blank=True)
     management_en = models.TextField(_("management (English)"), blank=True)
-    origin = models.CharField(_("dataset"), max_length=80, db_index=True)
-    release = models.ForeignKey(
-        KnowledgeRelease, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -162,7 +167,7 @@ class Edge(models.Model):
         return self.management_en if _english() and self.management_en else self.management_zh
 
 
-class RedFlag(BilingualNameMixin):
+class RedFlag(BilingualNameMixin, FromDataset):
     """A finding combination that sends the patient to emergency care instead of a clinic."""
 
     key = models.CharField(_("id"), max_length=80, unique=True)
@@ -174,10 +179,6 @@ class RedFlag(BilingualNameMixin):
     action = models.CharField(_("action"), max_length=12, choices=RedFlagAction.choices)
     reason_zh = models.TextField(_("reason and first aid (Chinese)"))
     reason_en = models.TextField(_("reason and first aid (English)"))
-    origin = models.CharField(_("dataset"), max_length=80, db_index=True)
-    release = models.ForeignKey(
-        KnowledgeRelease, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -194,7 +195,7 @@ class RedFlag(BilingualNameMixin):
         return self.reason_en if _english() else self.reason_zh
 
 
-class FollowUpQuestion(models.Model):
+class FollowUpQuestion(FromDataset):
     """A yes/no question whose answer decides whether one finding is present."""
 
     key = models.CharField(_("id"), max_length=80, unique=True)
@@ -204,10 +205,6 @@ class FollowUpQuestion(models.Model):
         Node, on_delete=models.CASCADE, related_name="questions", verbose_name=_("finding")
     )
     context = models.JSONField(_("useful for (finding ids)"), default=list, blank=True)
-    origin = models.CharField(_("dataset"), max_length=80, db_index=True)
-    release = models.ForeignKey(
-        KnowledgeRelease, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     is_active = models.BooleanField(_("active"), default=True)
 
