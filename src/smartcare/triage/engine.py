@@ -31,6 +31,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
+
 from smartcare.triage import model as text_model
 from smartcare.triage.graph import Graph, fingerprint, load_graph
 from smartcare.triage.intents import load_intents
@@ -682,7 +684,11 @@ def _versions() -> tuple[str, str]:
     global _checked
     now = time.monotonic()
     if now - _checked[0] > FRESHNESS_SECONDS:
-        _checked = (now, fingerprint(), _labelled_version())
+        versions = (now, fingerprint(), _labelled_version())
+        # What a transaction sees may still roll back (a failed import, a test): never keep it.
+        if connection.in_atomic_block:
+            return versions[1], versions[2]
+        _checked = versions
     return _checked[1], _checked[2]
 
 
