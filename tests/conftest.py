@@ -73,12 +73,36 @@ def _immediate_tasks(settings: Any) -> None:
     settings.AXES_ENABLED = True
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_per_worker() -> Any:
+    """Each xdist worker keeps its cache keys under its own prefix.
+
+    With REDIS_URL both workers share one Redis database; ``cache.clear()`` there is FLUSHDB,
+    which wiped the other worker's rate-limit counters and lockouts in the middle of its test.
+    """
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    caches = {name: dict(config) for name, config in settings.CACHES.items()}
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    for config in caches.values():
+        config["KEY_PREFIX"] = f"test-{worker}-{os.getpid()}"
+    with override_settings(CACHES=caches):
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _reset_axes_cache() -> Any:
+def _reset_axes_cache(_cache_per_worker: Any) -> Any:
     yield
     from django.core.cache import cache
 
-    cache.clear()
+    if hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):  # Redis: only our keys
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
 
 
 @pytest.fixture()
