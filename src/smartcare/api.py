@@ -3,9 +3,13 @@
 from smartcare.accounts.api import router as accounts_router
 from smartcare.accounts.auth import API_AUTH
 from smartcare.audit.api import router as audit_router
+from smartcare.billing.api import router as billing_router
 from smartcare.core.api import build_api
 from smartcare.emr.api import router as emr_router
+from smartcare.followup.api import router as followup_router
+from smartcare.interop.api import router as interop_router
 from smartcare.knowledge.api import router as knowledge_router
+from smartcare.monitoring.api import router as monitoring_router
 from smartcare.notifications.api import router as notifications_router
 from smartcare.organization.api import router as organization_router
 from smartcare.patients.api import router as patients_router
@@ -22,3 +26,7 @@ api.add_router("/booking/", scheduling_router)
 api.add_router("/knowledge/", knowledge_router)
 api.add_router("/triage/", triage_router)
 api.add_router("/emr/", emr_router)
+api.add_router("/followup/", followup_router)
+api.add_router("/monitoring/", monitoring_router)
+api.add_router("/billing/", billing_router)
+api.add_router("/interop/", interop_router)

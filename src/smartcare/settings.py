@@ -60,6 +60,10 @@ INSTALLED_APPS = [
     "smartcare.emr",
     "smartcare.cdss",
     "smartcare.triage",
+    "smartcare.monitoring",
+    "smartcare.followup",
+    "smartcare.billing",
+    "smartcare.interop",
     "smartcare.simulation",
     "smartcare.web",
 ]

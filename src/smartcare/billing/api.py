@@ -1,0 +1,7 @@
+"""Billing and insurance API."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["billing"])
