@@ -15,6 +15,7 @@ from smartcare.organization.api import router as organization_router
 from smartcare.patients.api import router as patients_router
 from smartcare.scheduling.api import router as scheduling_router
 from smartcare.triage.api import router as triage_router
+from smartcare.workforce.api import router as workforce_router
 
 api = build_api(API_AUTH)
 api.add_router("/accounts/", accounts_router)
@@ -30,3 +31,4 @@ api.add_router("/followup/", followup_router)
 api.add_router("/monitoring/", monitoring_router)
 api.add_router("/billing/", billing_router)
 api.add_router("/interop/", interop_router)
+api.add_router("/workforce/", workforce_router)

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "smartcare.monitoring",
     "smartcare.followup",
     "smartcare.billing",
+    "smartcare.workforce",
     "smartcare.interop",
     "smartcare.simulation",
     "smartcare.web",

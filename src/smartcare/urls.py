@@ -20,6 +20,7 @@ urlpatterns = [
     path("followup/", include("smartcare.followup.urls")),
     path("monitoring/", include("smartcare.monitoring.urls")),
     path("billing/", include("smartcare.billing.urls")),
+    path("workforce/", include("smartcare.workforce.urls")),
     path("interop/", include("smartcare.interop.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

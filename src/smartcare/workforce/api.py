@@ -1,0 +1,7 @@
+"""Workforce and rostering API."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["workforce"])
