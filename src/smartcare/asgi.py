@@ -2,10 +2,16 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartcare.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+# As django.core.asgi.get_asgi_application(), with the handler that runs each request's sync
+# middleware and view in one thread hop (see smartcare.core.asgi).
+from smartcare.core.asgi import SyncChainASGIHandler  # noqa: E402
+
+django_asgi_app = SyncChainASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -201,3 +201,21 @@ def test_service_refuses_non_admins(hospital: TestHospital) -> None:
     with pytest.raises(PermissionDenied):
         create_api_token(hospital.user("doctor"), user=hospital.user("device"), name="x")
     assert not ApiToken.objects.exists()
+
+
+def test_a_token_in_use_stops_working_when_its_user_is_disabled_or_it_is_deleted(
+    hospital: TestHospital,
+) -> None:
+    """Tokens are looked up through the cache; changing the user or the token drops the copy."""
+    created = create(hospital)
+    headers = {"Authorization": f"Bearer {created['token']}"}
+    assert Client().get(ME, headers=headers).status_code == 200
+    device = hospital.user("device")
+    device.is_active = False
+    device.save(update_fields=["is_active"])
+    assert_unauthenticated(Client().get(ME, headers=headers))
+    device.is_active = True
+    device.save(update_fields=["is_active"])
+    assert Client().get(ME, headers=headers).status_code == 200
+    ApiToken.objects.get(pk=created["id"]).delete()
+    assert_unauthenticated(Client().get(ME, headers=headers))

@@ -413,3 +413,113 @@ def test_cli_verify_exit_status() -> None:
     )
     assert as_json.returncode != 0
     assert json.loads(as_json.stdout.strip().splitlines()[-1])["first_bad_sequence"] == 2
+
+
+# --- linking after the commit (chain_after_commit) ------------------------------------------------
+
+
+def test_an_event_chained_after_commit_is_pending_until_the_commit_then_linked(
+    db: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import transaction
+
+    record(None, AuditAction.SYSTEM, actor_username="before")
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        event = record(None, AuditAction.CREATE, actor_username="booking", chain_after_commit=True)
+        assert (event.sequence, event.prev_hash, event.hash) == (None, "", "")
+        assert AuditEvent.objects.filter(sequence__isnull=True).count() == 1
+    linked = AuditEvent.objects.get(pk=event.pk)
+    assert linked.sequence == 2
+    assert linked.hash == linked.compute_hash()
+    assert linked.prev_hash == AuditEvent.objects.get(sequence=1).hash
+    assert AuditHead.objects.get().last_sequence == 2
+    result = verify_chain()
+    assert (result.ok, result.checked, result.pending) == (True, 2, 0)
+
+
+def test_events_chained_after_commit_roll_back_with_the_audited_write(
+    db: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import transaction
+
+    class Boom(Exception):
+        pass
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(Boom),
+        transaction.atomic(),
+    ):
+        record(None, AuditAction.CREATE, actor_username="rolled back", chain_after_commit=True)
+        raise Boom
+    assert callbacks == []
+    assert not AuditEvent.objects.exists()
+
+
+def test_several_events_of_one_transaction_are_linked_in_order(
+    db: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import transaction
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for n in range(3):
+            record(None, AuditAction.CREATE, actor_username=f"b{n}", chain_after_commit=True)
+    assert list(AuditEvent.objects.order_by("sequence").values_list("sequence", "actor_username")) == [
+        (1, "b0"),
+        (2, "b1"),
+        (3, "b2"),
+    ]
+    assert verify_chain().ok
+
+
+def test_a_pending_event_left_behind_is_linked_by_the_next_append(db: Any) -> None:
+    """The process stopped between the commit and the link: nothing is lost, the event is linked
+    (before the new one) by the next append of either kind."""
+    from django.db import transaction
+
+    record(None, AuditAction.SYSTEM, actor_username="first")
+    with transaction.atomic():  # on_commit callbacks do not run inside the test's transaction
+        left = record(None, AuditAction.CREATE, actor_username="left behind", chain_after_commit=True)
+    result = verify_chain()
+    assert (result.ok, result.checked, result.pending) == (True, 1, 1)
+    record(None, AuditAction.SYSTEM, actor_username="next")
+    assert list(AuditEvent.objects.order_by("sequence").values_list("sequence", "actor_username")) == [
+        (1, "first"),
+        (2, "left behind"),
+        (3, "next"),
+    ]
+    assert AuditEvent.objects.get(pk=left.pk).sequence == 2
+    result = verify_chain()
+    assert (result.ok, result.checked, result.pending) == (True, 3, 0)
+
+
+def test_chain_pending_and_the_verify_command_link_what_is_left(db: Any) -> None:
+    from django.db import transaction
+
+    from smartcare.audit.services import chain_pending
+
+    with transaction.atomic():
+        for n in range(2):
+            record(None, AuditAction.CREATE, actor_username=f"left {n}", chain_after_commit=True)
+    assert chain_pending() == 2
+    assert chain_pending() == 0
+    with transaction.atomic():
+        record(None, AuditAction.CREATE, actor_username="left 2", chain_after_commit=True)
+    out, error = verify_command()
+    assert error is None
+    assert "audit chain intact: 3 events" in out
+    assert "linked 1 pending events" in out
+    assert not AuditEvent.objects.filter(sequence__isnull=True).exists()
+
+
+def test_a_tampered_event_linked_after_commit_is_reported(
+    db: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import transaction
+
+    for n in range(3):
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            record(None, AuditAction.CREATE, actor_username=f"b{n}", reason="ok", chain_after_commit=True)
+    assert verify_chain().ok
+    execute(f"UPDATE {EVENT_TABLE} SET reason = %s WHERE sequence = 2", ["edited"])  # noqa: S608
+    assert_broken_at(2, "changed after it was written")

@@ -88,3 +88,36 @@ def test_concurrent_appends_inside_longer_transactions() -> None:
         range(1, committed + 1)
     )
     assert verify_chain().ok
+
+
+def test_concurrent_transactions_linking_after_commit_leave_an_intact_chain() -> None:
+    """As bookings do: each transaction writes its event pending and links after its commit, some
+    roll back, some plain appends run beside them; every committed event ends up linked once."""
+    from django.db import transaction
+
+    class Abandon(Exception):
+        pass
+
+    def append(index: int) -> None:
+        for n in range(EVENTS_EACH):
+            try:
+                with transaction.atomic():
+                    record(None, AuditAction.CREATE, actor_username=f"b-{index}", chain_after_commit=True)
+                    if (index + n) % 5 == 0:
+                        raise Abandon
+            except Abandon:
+                pass
+            if n % 4 == 0:
+                record(None, AuditAction.SYSTEM, actor_username=f"s-{index}")
+
+    errors = run_in_threads(append, THREADS)
+    assert errors == []
+    committed = sum(1 for i in range(THREADS) for n in range(EVENTS_EACH) if (i + n) % 5)
+    plain = THREADS * len(range(0, EVENTS_EACH, 4))
+    assert not AuditEvent.objects.filter(sequence__isnull=True).exists()
+    assert list(AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True)) == list(
+        range(1, committed + plain + 1)
+    )
+    result = verify_chain()
+    assert result.ok, result.problem
+    assert result.checked == committed + plain

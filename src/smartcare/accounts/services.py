@@ -56,12 +56,40 @@ def revoke_api_token(actor: Any, token: ApiToken) -> None:
     record(actor, AuditAction.TOKEN, obj=token, detail={"event": "revoked"})
 
 
+# How long a token's row (with its user) is kept in the cache. Revoking a token, changing it, or
+# saving its user (deactivation, role) drops the cached copy at once (signals); with the
+# embedded local-memory cache that reaches only the process that made the change, so another
+# web worker may accept a revoked token for at most this long.
+TOKEN_CACHE_SECONDS = 60
+
+
+def _token_cache_key(prefix: str) -> str:
+    return f"smartcare:apitoken:{prefix}"
+
+
+def forget_cached_tokens(prefixes: list[str]) -> None:
+    from django.core.cache import cache
+
+    if prefixes:
+        cache.delete_many([_token_cache_key(p) for p in prefixes])
+
+
 def authenticate_token(raw: str) -> User:
-    """The user behind a bearer token, or ``InvalidToken``. Constant work for unknown prefixes."""
+    """The user behind a bearer token, or ``InvalidToken``. Constant work for unknown prefixes.
+
+    Every request of an integration presents its token: the row and its user come from the
+    cache (one look-up instead of a query), for at most TOKEN_CACHE_SECONDS."""
+    from django.core.cache import cache
+
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != "sc":
         raise InvalidToken()
-    token = ApiToken.objects.select_related("user").filter(prefix=parts[1]).first()
+    key = _token_cache_key(parts[1][:16])
+    token: ApiToken | None = cache.get(key)
+    if token is None:
+        token = ApiToken.objects.select_related("user").filter(prefix=parts[1]).first()
+        if token is not None:
+            cache.set(key, token, TOKEN_CACHE_SECONDS)
     expected = token.token_hash if token else "0" * 64
     if not hmac.compare_digest(expected, ApiToken.hash(raw)) or token is None or not token.is_usable:
         raise InvalidToken()
@@ -70,6 +98,8 @@ def authenticate_token(raw: str) -> User:
     now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+        cache.set(key, token, TOKEN_CACHE_SECONDS)
     return token.user
 
 
@@ -82,12 +112,25 @@ def register_care_relationship(
     practitioner_user: User | None = None,
     valid_from: dt.datetime | None = None,
     valid_until: dt.datetime | None = None,
+    new_source: bool = False,
 ) -> CareRelationship:
     """The one way modules say "this department (or this clinician) now cares for this patient".
 
     Idempotent per (patient, department, kind, source): registering the same source again
-    updates its validity instead of creating a second relationship.
+    updates its validity instead of creating a second relationship. ``new_source=True`` says the
+    source was created in this transaction (a new booking), so there is nothing to update: one
+    INSERT instead of a locked look-up and a savepoint (the unique constraint still holds).
     """
+    if new_source:
+        return CareRelationship.objects.create(
+            patient=patient,
+            department=department,
+            kind=str(kind),
+            source=source,
+            practitioner_user=practitioner_user,
+            valid_from=valid_from or clock.now(),
+            valid_until=valid_until,
+        )
     relationship, _created = CareRelationship.objects.update_or_create(
         patient=patient,
         department=department,

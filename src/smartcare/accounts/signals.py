@@ -7,7 +7,7 @@ from typing import Any
 from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from smartcare.audit.choices import AuditAction
@@ -57,3 +57,35 @@ def audit_admin_change(sender: Any, instance: LogEntry, created: bool, **kwargs:
             "change": instance.get_change_message()[:500],
         },
     )
+
+
+# Cached API tokens (accounts.services.authenticate_token) are dropped when the token or its user
+# changes, so a revoked token or a deactivated identity is refused at once.
+def _forget_token(sender: Any, instance: Any, **kwargs: Any) -> None:
+    from smartcare.accounts.services import forget_cached_tokens
+
+    forget_cached_tokens([instance.prefix])
+
+
+def _forget_user_tokens(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    from smartcare.accounts.models import ApiToken
+    from smartcare.accounts.services import forget_cached_tokens
+
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # a sign-in changes nothing a token depends on
+    forget_cached_tokens(list(ApiToken.objects.filter(user_id=instance.pk).values_list("prefix", flat=True)))
+
+
+def _connect_token_cache_receivers() -> None:
+    from django.conf import settings
+
+    from smartcare.accounts.models import ApiToken
+
+    post_save.connect(_forget_token, sender=ApiToken, dispatch_uid="smartcare-forget-token")
+    post_delete.connect(_forget_token, sender=ApiToken, dispatch_uid="smartcare-forget-token-deleted")
+    post_save.connect(
+        _forget_user_tokens, sender=settings.AUTH_USER_MODEL, dispatch_uid="smartcare-forget-user"
+    )
+
+
+_connect_token_cache_receivers()

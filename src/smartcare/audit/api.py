@@ -14,7 +14,7 @@ router = Router(tags=["audit"])
 
 
 class EventOut(Schema):
-    sequence: int
+    sequence: int | None  # None for a moment after the commit, until linked into the chain
     occurred_at: dt.datetime
     actor_username: str
     actor_role: str

@@ -19,9 +19,13 @@ class AuditEvent(models.Model):
     ``AuditHead`` row records the last sequence and hash, so a deleted tail shows too.
     Identifiers are copied (not only linked) so the event survives the deletion of the user or
     patient it names.
+
+    An event written with ``record(..., chain_after_commit=True)`` is inserted with its audited
+    write, without ``sequence`` and hashes ("pending"), and linked into the chain right after
+    the commit (see ``audit.services``).
     """
 
-    sequence = models.BigIntegerField(_("sequence"), unique=True)
+    sequence = models.BigIntegerField(_("sequence"), unique=True, null=True, blank=True)
     occurred_at = models.DateTimeField(_("time"), db_index=True)
     # No database constraint and no SET_NULL: the actor id is part of the hashed content, so
     # deleting a user must not rewrite their events (that would read as tampering).
@@ -45,8 +49,8 @@ class AuditEvent(models.Model):
     channel = models.CharField(_("channel"), max_length=20, blank=True)
     request_id = models.CharField(_("request id"), max_length=64, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
-    prev_hash = models.CharField(_("previous hash"), max_length=64)
-    hash = models.CharField(_("hash"), max_length=64)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, blank=True)
+    hash = models.CharField(_("hash"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("audit event")
@@ -55,6 +59,10 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["patient_id", "occurred_at"]),
             models.Index(fields=["actor", "occurred_at"]),
+            # The events still to be linked into the chain (few, and only for moments).
+            models.Index(
+                fields=["id"], condition=models.Q(sequence__isnull=True), name="audit_event_pending"
+            ),
         ]
 
     def __str__(self) -> str:

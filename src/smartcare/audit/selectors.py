@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from smartcare.audit.models import AuditEvent
 from smartcare.core.errors import PermissionDenied
@@ -34,4 +34,5 @@ def search_events(
         events = events.filter(occurred_at__date__gte=date_from)
     if date_to:
         events = events.filter(occurred_at__date__lte=date_to)
-    return events.order_by("-sequence")
+    # Pending events (no sequence yet, linked a moment later) are the newest: first.
+    return events.order_by(F("sequence").desc(nulls_first=True), "-pk")

@@ -137,12 +137,14 @@ def access_patient(
         except (TypeError, ValueError):
             patient_id = None
     authenticated = user is not None and getattr(user, "is_authenticated", False)
-    allowed = (
-        patient_id is not None
-        and authenticated
-        and may(user, action)
-        and Patient.objects.visible_to(user).filter(pk=patient_id).exists()
-    )
+    loaded: Any = None
+    if patient_id is not None and authenticated and may(user, action):
+        # One query answers both "may see" and "the row": a Patient given by the caller is
+        # checked with exists(), an id is loaded through the visibility filter.
+        visible = Patient.objects.visible_to(user).filter(pk=patient_id)
+        given = isinstance(patient, Patient)
+        loaded = (patient if visible.exists() else None) if given else visible.first()
+    allowed = loaded is not None
     if not allowed:
         if authenticated and patient_id is not None:
 
@@ -160,7 +162,6 @@ def access_patient(
             if not (connection.in_atomic_block and context.defer(audit_refusal)):
                 audit_refusal()
         raise NotFound()
-    loaded = patient if isinstance(patient, Patient) else Patient.objects.get(pk=patient_id)
     if audit:
         record(
             user,

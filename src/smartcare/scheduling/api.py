@@ -162,10 +162,13 @@ def book(
         channel=channel_of(request.user, payload.channel),
         idempotency_key=idempotency_key,
     )
+    if result.created:
+        # book_slot loaded the slot, session, department and doctor with the booking.
+        return 201, _appointment(result.appointment)
     appointment = Appointment.objects.select_related("slot", "department", "session__practitioner__user").get(
         pk=result.appointment.pk
     )
-    return (201 if result.created else 200), _appointment(appointment)
+    return 200, _appointment(appointment)
 
 
 @router.get(

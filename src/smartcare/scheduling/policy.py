@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from django.db.models import Q
+
 from smartcare.scheduling.models import BookingPolicy
 
 
 def policy_for(department_id: int | None) -> BookingPolicy:
-    """The department's booking policy, else the hospital default, else the built-in defaults."""
+    """The department's booking policy, else the hospital default, else the built-in defaults.
+    One query: both candidate rows at once."""
+    candidates = Q(department__isnull=True)
     if department_id is not None:
-        own = BookingPolicy.objects.filter(department_id=department_id).first()
-        if own is not None:
-            return own
-    default = BookingPolicy.objects.filter(department__isnull=True).first()
-    return default or BookingPolicy()
+        candidates |= Q(department_id=department_id)
+    rows = list(BookingPolicy.objects.filter(candidates)[:2])
+    own = next((p for p in rows if department_id is not None and p.department_id == department_id), None)
+    default = next((p for p in rows if p.department_id is None), None)
+    return own or default or BookingPolicy()

@@ -35,12 +35,15 @@ def reminder_times(appointment: Appointment) -> dict[str, dt.datetime]:
     return {"booked": clock.now(), "day_before": day_before, "soon": soon}
 
 
-def schedule_reminders(appointment_id: int) -> None:
+def schedule_reminders(appointment: Appointment | int) -> None:
     from smartcare.scheduling.tasks import enqueue_at, send_reminder
 
-    appointment = Appointment.objects.select_related("slot").filter(pk=appointment_id).first()
-    if appointment is None:
-        return
+    if not isinstance(appointment, Appointment):
+        found = Appointment.objects.select_related("slot").filter(pk=appointment).first()
+        if found is None:
+            return
+        appointment = found
+    appointment_id = appointment.pk
     now = clock.now()
     for kind, at in reminder_times(appointment).items():
         if kind == "booked":

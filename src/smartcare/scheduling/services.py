@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from smartcare.accounts.choices import CareRelationshipKind
@@ -142,29 +142,27 @@ def _check_eligibility(patient: Any, department: Any) -> None:
 
 
 def _check_rules(patient: Any, session: ClinicSession, policy: BookingPolicy) -> None:
-    now = clock.now()
-    since = now - dt.timedelta(days=policy.no_show_window_days)
-    no_shows = list(
-        Appointment.objects.filter(patient=patient, status=AppointmentStatus.NO_SHOW, date__gte=since.date())
-        .order_by("-date")
-        .values_list("date", flat=True)
+    """No-show suspension, the daily limit and one booking per department and session, from one
+    query: the patient's recent no-shows and the session day's active bookings (a few rows)."""
+    since = (clock.now() - dt.timedelta(days=policy.no_show_window_days)).date()
+    rows = list(
+        Appointment.objects.filter(
+            Q(status=AppointmentStatus.NO_SHOW, date__gte=since)
+            | Q(status__in=ACTIVE_STATUSES, date=session.date),
+            patient=patient,
+        ).values_list("status", "date", "department_id", "period")
+    )
+    no_shows = sorted(
+        (date for status, date, _d, _p in rows if status == AppointmentStatus.NO_SHOW), reverse=True
     )
     if len(no_shows) >= policy.no_show_limit:
         until = no_shows[0] + dt.timedelta(days=policy.suspension_days)
         if until >= clock.today():
             raise BookingSuspended(until=until.isoformat(), count=len(no_shows))
-    same_day = Appointment.objects.filter(
-        patient=patient, date=session.date, status__in=ACTIVE_STATUSES
-    ).count()
-    if same_day >= policy.max_bookings_per_day:
+    active = [(dept, period) for status, date, dept, period in rows if status in ACTIVE_STATUSES]
+    if len(active) >= policy.max_bookings_per_day:
         raise DailyLimitReached(limit=policy.max_bookings_per_day)
-    if Appointment.objects.filter(
-        patient=patient,
-        department_id=session.department_id,
-        date=session.date,
-        period=session.period,
-        status__in=ACTIVE_STATUSES,
-    ).exists():
+    if (session.department_id, session.period) in active:
         raise AlreadyBooked()
 
 
@@ -206,8 +204,13 @@ def book_slot(
     try:
         with transaction.atomic():
             patient = access_patient(actor, patient_id, AccessAction.VIEW, audit=False)
+            # One query for the slot and everything the booking and its answer need from it.
             slot = (
-                Slot.objects.select_related("session__department", "session__exam_type")
+                Slot.objects.select_related(
+                    "session__department__visit_preparation",
+                    "session__exam_type",
+                    "session__practitioner__user",
+                )
                 .filter(pk=slot_id)
                 .first()
             )
@@ -218,17 +221,19 @@ def book_slot(
                 raise SessionNotOpen()
             _check_eligibility(patient, session.department)
             _check_rules(patient, session, policy_for(session.department_id))
+            prep_zh, prep_en = _preparation(session)
+            # From here on rows are locked (the slot's counter, then the new rows' unique keys)
+            # until the commit: only inserts follow, no reads and no Python work in between.
             if not reserved:
                 taken = Slot.objects.filter(pk=slot.pk, booked__lt=F("capacity")).update(
                     booked=F("booked") + 1
                 )
                 if taken == 0:
                     raise SlotFull()
-            prep_zh, prep_en = _preparation(session)
             appointment = Appointment.objects.create(
                 slot=slot,
                 session=session,
-                department_id=session.department_id,
+                department=session.department,
                 date=session.date,
                 period=session.period,
                 patient=patient,
@@ -245,16 +250,21 @@ def book_slot(
                 kind=CareRelationshipKind.APPOINTMENT,
                 source=_source(appointment),
                 valid_until=session.ends_at + dt.timedelta(days=30),
+                new_source=True,
             )
+            link_exam_booking(appointment)
+            # Written in this transaction, so the booking and its audit event commit together;
+            # linked into the hash chain right after the commit, so that bookings do not queue
+            # on the chain's head while they hold their slot (see audit.services.record).
             record(
                 actor,
                 AuditAction.CREATE,
                 patient=patient,
                 obj=appointment,
                 detail={"channel": channel, "slot": slot.pk},
+                chain_after_commit=True,
             )
-            link_exam_booking(appointment)
-            transaction.on_commit(lambda: _after_booking(appointment.pk))
+            transaction.on_commit(lambda: _after_booking(appointment))
     except (IntegrityError, CodedError) as exc:
         # A concurrent request won: the same idempotency key, or the same patient and session.
         # When it was this request's own first attempt (same key), the retry may have been refused
@@ -283,20 +293,26 @@ def _replay(actor: Any, key: str | None, patient_id: Any, slot_id: int) -> Booki
     return BookingResult(previous, False)
 
 
-def _after_booking(appointment_id: int) -> None:
+def _after_booking(appointment: Appointment) -> None:
+    """After the commit: routine pre-visit exams and the reminders, from the booking in hand
+    (its slot, session and patient are loaded) rather than read again."""
     from smartcare.scheduling import reminders
 
-    order_routine_pre_visit_exams(appointment_id)
-    reminders.schedule_reminders(appointment_id)
+    order_routine_pre_visit_exams(appointment)
+    reminders.schedule_reminders(appointment)
 
 
 # --- Pre-visit exams ------------------------------------------------------------------------------
 
 
-def order_routine_pre_visit_exams(appointment_id: int) -> list[PreVisitExam]:
+def order_routine_pre_visit_exams(appointment: Appointment | int) -> list[PreVisitExam]:
     """Apply the department's pre-visit rules to a new doctor's booking (not to exam bookings)."""
-    appointment = Appointment.objects.select_related("session", "patient").filter(pk=appointment_id).first()
-    if appointment is None or appointment.session.exam_type_id is not None:
+    if not isinstance(appointment, Appointment):
+        found = Appointment.objects.select_related("session", "patient").filter(pk=appointment).first()
+        if found is None:
+            return []
+        appointment = found
+    if appointment.session.exam_type_id is not None:
         return []
     ordered = []
     rules = PreVisitRule.objects.filter(department_id=appointment.department_id, is_active=True)
