@@ -377,3 +377,57 @@ def test_a_prefetch_never_hides_what_the_record_holds(hospital: TestHospital, do
         drafts=[medication_request("a", "drug:amoxicillin", dose=500, per_day=3)],
     )
     assert {c["summary"] for c in post(doctor, SIGN, plain).json()["cards"]} == {c["summary"] for c in cards}
+
+
+# --- Review findings: prefetch keys against their templates, future birth dates --------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("patient", observation("2160-0", 80, "2026-10-01T08:00:00+08:00", "umol/L"), "prefetch.patient"),
+        (
+            "medications",
+            bundle([observation("2160-0", 80, "2026-10-01", "umol/L")], "searchset"),
+            "MedicationRequest",
+        ),
+        ("medications", {"resourceType": "Patient", "gender": "male"}, "prefetch.medications"),
+        ("observations", bundle([medication_request("x", "drug:warfarin", status="active")]), "Observation"),
+        ("labs", bundle([observation("2160-0", 80, "2026-10-01", "umol/L")], "searchset"), "prefetch.labs"),
+    ],
+)
+def test_prefetch_must_match_its_template(
+    hospital: TestHospital, doctor: Client, key: str, value: dict[str, Any], fragment: str
+) -> None:
+    body = interacting_request(hospital)
+    body["prefetch"][key] = value
+    response = post(doctor, SIGN, body)
+    assert response.status_code == 400, response.content
+    problem = response.json()
+    assert problem["code"] == "CDSS-007"
+    assert fragment in problem["detail"]
+    assert not Consultation.objects.exists() and not RuleFiring.objects.exists()
+
+
+def test_prefetch_the_client_could_not_fetch_is_an_operation_outcome(
+    hospital: TestHospital, doctor: Client
+) -> None:
+    body = interacting_request(hospital)
+    body["prefetch"]["conditions"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout"}],
+    }
+    body["prefetch"]["allergies"] = None
+    response = post(doctor, SIGN, body)
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("birth", ["2999-01-01", "2999-01", "2999"])
+def test_a_birth_date_in_the_future_is_refused(hospital: TestHospital, doctor: Client, birth: str) -> None:
+    body = interacting_request(hospital)
+    body["prefetch"]["patient"]["birthDate"] = birth
+    response = post(doctor, SIGN, body)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "CDSS-008"
+    assert "birthDate" in response.json()["detail"]
+    assert not Consultation.objects.exists()

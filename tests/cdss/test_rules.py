@@ -7,6 +7,7 @@ import pytest
 from smartcare.cdss.choices import Indicator
 from smartcare.cdss.models import Rule
 from tests.cdss.helpers import NOW, Allergy, Condition, ExamOrder, facts, fired, keys, med, obs
+from tests.factories import TestHospital
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,14 @@ def test_class_level_interaction() -> None:
 def test_control_pairs_stay_silent(a: str, b: str) -> None:
     f = facts(drafts=[med(a)], active=[med(b)])
     assert keys(f, prefix="ddi.") == set()
-    assert keys(f) == set()
+    # Nothing else either, except the monitoring reminder of a drug being ordered (a statin
+    # without a lipid panel in a year: see test_care_gaps_fire_at_order_time...).
+    assert {k for k in keys(f) if not k.startswith("gap.")} == set()
+    assert keys(f, prefix="gap.") <= {
+        "gap.statin_lipids",
+        "gap.levothyroxine_tsh",
+        "gap.metformin_creatinine",
+    }
 
 
 def test_penicillin_allergy_blocks_amoxicillin_by_class() -> None:
@@ -253,3 +261,93 @@ def test_a_drug_is_recognised_behind_its_strength_and_form() -> None:
     assert kb.drug_for_text("阿司匹林肠溶片") == "drug:aspirin"
     assert kb.drug_for_text("warfarinex 5 mg") == ""  # not half a word
     assert kb.drug_for_text("") == ""
+
+
+# --- Review findings -------------------------------------------------------------------------------
+
+
+def test_class_rules_are_labelled_as_smartcare_class_rules_not_onc() -> None:
+    """Review finding: class-pair rules carried the ONC source although they are our own."""
+    for key in (
+        "ddi.warfarin.nsaids",
+        "ddi.nitrates.pde5_inhibitors",
+        "ddi.maois.ssris",
+        "ddi.lithium.nsaids",
+    ):
+        rule = Rule.objects.get(key=key, is_active=True)
+        assert rule.source_label.startswith("smartcare class rule"), key
+        assert "basis:" in rule.source_label and len(rule.source_label) > 40
+        assert rule.parameters["provenance"] == rule.source_label
+    onc = Rule.objects.get(key="ddi.clarithromycin.simvastatin", is_active=True)
+    assert onc.source_label.startswith("ONC high-priority")
+    # graph pairs that are not from the ONC list say where they come from
+    labelled = Rule.objects.get(key="ddi.ibuprofen.warfarin", is_active=True)
+    assert "not the ONC" in labelled.source_label and "Product labelling" in labelled.source_label
+
+
+def test_an_upgrade_corrects_shipped_rules_nobody_edited_and_keeps_edited_ones(
+    hospital: TestHospital,
+) -> None:
+    from smartcare.cdss.seed import load_rules
+
+    stale = Rule.objects.get(key="ddi.warfarin.nsaids", is_active=True)
+    Rule.objects.filter(pk=stale.pk).update(source_label="ONC high-priority (old label)")
+    gap = Rule.objects.get(key="gap.warfarin_inr", is_active=True)
+    Rule.objects.filter(pk=gap.pk).update(hooks=["patient-view"])
+    from smartcare.cdss.services import new_rule_version
+
+    edited = new_rule_version(hospital.user("itadmin"), "ddi.maois.ssris", {"source_label": "our pharmacy"})
+    assert load_rules() == 2
+    fixed = Rule.objects.get(key="ddi.warfarin.nsaids", is_active=True)
+    assert fixed.version == 2 and fixed.source_label.startswith("smartcare class rule")
+    assert "source_label" in fixed.change_note and not Rule.objects.get(pk=stale.pk).is_active
+    assert Rule.objects.get(key="gap.warfarin_inr", is_active=True).hooks == []
+    assert Rule.objects.get(key="ddi.maois.ssris", is_active=True).pk == edited.pk
+    assert load_rules() == 0
+
+
+def test_care_gaps_fire_at_order_time_when_the_orders_make_them_relevant() -> None:
+    """Review finding: missed exams fired only at patient-view."""
+    # Ordering warfarin for a patient without a recent INR: the monitoring gap shows at order time.
+    ordering = facts(drafts=[med("drug:warfarin", 3, per_day=1)])
+    assert "gap.warfarin_inr" in keys(ordering, "order-select")
+    assert "gap.warfarin_inr" in keys(ordering, "order-sign")
+    # A diabetic patient: while tests are being ordered, the missing HbA1c is offered with them.
+    diabetic = facts(
+        conditions=[Condition(icd10="E11.9")],
+        exam_orders=[ExamOrder(exam="exam:lipid_panel", name="血脂", when=NOW, status="draft")],
+    )
+    found = {x.rule.key: x for x in fired(diabetic, "order-sign")}
+    assert "gap.diabetes_hba1c" in found
+    assert found["gap.diabetes_hba1c"].suggestions[0]["actions"][0]["type"] == "create"
+    # ...but not on every drug order of that patient, and not once the HbA1c is among the orders.
+    assert "gap.diabetes_hba1c" not in keys(
+        facts(conditions=[Condition(icd10="E11.9")], drafts=[med("drug:amlodipine")]), "order-sign"
+    )
+    with_test = facts(
+        conditions=[Condition(icd10="E11.9")],
+        exam_orders=[ExamOrder(exam="exam:hba1c", name="HbA1c", when=NOW, status="draft")],
+    )
+    assert "gap.diabetes_hba1c" not in keys(with_test, "order-sign")
+
+
+def test_child_without_weight_gets_a_card_asking_for_it() -> None:
+    """Review finding: children without a recorded weight got no mg/kg dose check, silently."""
+    from django.utils import translation
+
+    no_weight = facts(drafts=[med("drug:paracetamol", 250, per_day=4)], age=4)
+    with translation.override("en"):
+        found = {x.rule.key: x for x in fired(no_weight)}
+    card = found["dose.paracetamol"]
+    assert card.summary.startswith("Dose not checked") and "weight" in card.summary
+    assert "15 mg/kg" in card.detail
+    assert card.card_indicator == "warning"
+    weighed = facts(drafts=[med("drug:paracetamol", 250, per_day=4)], age=4, weight_kg=17)
+    assert "dose.paracetamol" not in keys(weighed)  # 250 mg <= 15 mg/kg x 17 kg
+    # Above the absolute maximum, the dose card says so (and that the weight is missing).
+    with translation.override("en"):
+        over = {x.rule.key: x for x in fired(facts(drafts=[med("drug:paracetamol", 1500, per_day=4)], age=4))}
+    assert over["dose.paracetamol"].summary.startswith("Dose too high")
+    assert "no weight recorded" in over["dose.paracetamol"].detail
+    # Adults are dosed without weight: no card.
+    assert "dose.paracetamol" not in keys(facts(drafts=[med("drug:paracetamol", 500, per_day=4)], age=40))

@@ -170,3 +170,102 @@ def test_admin_adds_a_custom_rule(hospital: TestHospital) -> None:
     assert "custom.test_elderly_nsaid" in keys(facts(drafts=[med("drug:ibuprofen", 200, per_day=1)], age=80))
     again = client.post("/admin/cdss/rule/add/", form)
     assert again.status_code == 200 and b"CDSS-006" in again.content
+
+
+# --- Review findings -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected", "internal"),
+    [
+        ("patient.age_years >", "line 1, column", "^"),
+        ("unknown_variable > 3", "unknown_variable", "Activation"),
+        ("patient.nothing > 1", "nothing", "mapping"),
+        ('1 + "a" == 2', "different types", "overload"),
+        ("patient.age_years + 1", "true or false", "IntType"),
+    ],
+)
+def test_invalid_expression_messages_are_clear_and_translated(
+    expression: str, expected: str, internal: str
+) -> None:
+    """Review finding: CDSS-002 showed cel-python internals (Activation, overload tokens)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        with pytest.raises(InvalidExpression) as caught:
+            validate_expression(expression)
+        detail = caught.value.detail
+    assert expected in detail
+    assert internal not in detail and "celpy" not in detail and "Token(" not in detail
+    with translation.override("zh-hans"), pytest.raises(InvalidExpression) as caught:
+        validate_expression(expression)
+    assert caught.value.code == "CDSS-002"
+
+
+def test_condition_errors_at_run_time_are_counted_logged_and_shown(
+    hospital: TestHospital, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review finding: a condition failing at run time counted as false, silently."""
+    head = hospital.user("head")
+    # Valid on the sample patient (who has this lab), failing for patients without it.
+    rule = new_rule_version(head, "duplicate.nsaids", {"condition": 'labs["2160-0"] > 100.0'}, note="test")
+    f = facts(drafts=[med("drug:ibuprofen")], active=[med("drug:diclofenac")])
+    with caplog.at_level("WARNING", logger="smartcare.cdss.engine"):
+        assert "duplicate.nsaids" not in keys(f)
+        assert "duplicate.nsaids" not in keys(f)
+    rule.refresh_from_db()
+    assert rule.condition_errors == 2 and rule.last_condition_error_at is not None
+    assert "no such key" in rule.last_condition_error
+    assert any("duplicate.nsaids" in r.getMessage() and "v2" in r.getMessage() for r in caplog.records)
+    assert Rule.objects.get(key="duplicate.nsaids", version=1).condition_errors == 0  # per version
+    client = Client()
+    client.force_login(head)
+    listing = client.get("/cdss/rules/?q=duplicate.nsaids")
+    assert b'data-testid="condition-errors">2<' in listing.content
+    page = client.get("/cdss/rules/duplicate.nsaids/")
+    assert b'data-testid="condition-errors"' in page.content and b"no such key" not in page.content
+
+
+def test_department_heads_review_the_rules_of_their_department(hospital: TestHospital) -> None:
+    """Review finding: department heads saw (and could edit) every department's rules."""
+    from smartcare.cdss.models import Consultation, RuleFiring
+
+    neurology_only = new_rule_version(
+        hospital.user("itadmin"), "duplicate.ppis", {"departments": ["03.03"]}, note="neurology"
+    )
+    cardiology_too = new_rule_version(
+        hospital.user("itadmin"), "duplicate.statins", {"departments": ["03"]}, note="internal medicine"
+    )
+    for department in ("03.04", "03.04", "03.03"):
+        consultation = Consultation.objects.create(
+            hook="order-sign", hook_instance="x", patient_ref="p", department_code=department
+        )
+        RuleFiring.objects.create(
+            card_uuid=__import__("uuid").uuid4(),
+            consultation=consultation,
+            rule=cardiology_too,
+            hook="order-sign",
+            indicator="warning",
+            summary="s",
+            patient_ref="p",
+            department_code=department,
+        )
+    head = Client()
+    head.force_login(hospital.user("head"))  # cardiology, 03.04
+    listing = head.get("/cdss/rules/?kind=duplicate_therapy")
+    assert b'data-testid="review-scope"' in listing.content
+    assert b"duplicate.nsaids" in listing.content  # hospital-wide
+    assert b"duplicate.statins" in listing.content  # enabled in 03 (internal medicine), of which 03.04
+    assert b"duplicate.ppis" not in listing.content
+    row = listing.content.split(b'data-rule="duplicate.statins"')[1].split(b"</tr>")[0]
+    assert b'<td class="text-end">2</td>' in row  # the two firings in cardiology, not neurology's
+    assert head.get("/cdss/rules/duplicate.ppis/").status_code == 404
+    assert head.post("/cdss/rules/duplicate.ppis/", {"indicator": "info", "note": "x"}).status_code == 404
+    assert Rule.objects.get(key="duplicate.ppis", is_active=True).pk == neurology_only.pk
+    admin = Client()
+    admin.force_login(hospital.user("itadmin"))
+    everything = admin.get("/cdss/rules/?kind=duplicate_therapy")
+    assert b"duplicate.ppis" in everything.content and b'data-testid="review-scope"' not in everything.content
+    row = everything.content.split(b'data-rule="duplicate.statins"')[1].split(b"</tr>")[0]
+    assert b'<td class="text-end">3</td>' in row
+    assert admin.get("/cdss/rules/duplicate.ppis/").status_code == 200

@@ -99,6 +99,43 @@ def _order(world: World, missing: bool) -> dict[str, Any]:
     return {"order_id": MISSING_ID if missing else world.extra["emr_order"].pk}
 
 
+def _stay(world: World, missing: bool) -> dict[str, Any]:
+    """An open inpatient stay of the target in a cardiology ward bed, and a free bed to move to.
+
+    Made for the transfer and discharge rules only (the admission rule admits the same patient,
+    and a patient has one open stay), when the request's URL is built.
+    """
+    if missing:
+        return {"encounter_id": MISSING_ID}
+    if "emr_stay" not in world.extra:
+        room = world.extra["emr_bed"].room
+        occupied = Bed.objects.create(room=room, code="02", status="occupied")
+        world.extra["emr_free_bed"] = Bed.objects.create(room=room, code="03")
+        world.extra["emr_stay"] = Encounter.objects.create(
+            patient=world.target,
+            kind="inpatient",
+            department=world.h.cardiology,
+            attending=world.h.user("doctor").practitioner,
+            status="in_progress",
+            started_at=clock.now(),
+            admitted_at=clock.now(),
+            bed=occupied,
+        )
+    return {"encounter_id": world.extra["emr_stay"].pk}
+
+
+def _transferred(world: World, kind: str, response: Any) -> None:
+    stay = Encounter.objects.get(pk=world.extra["emr_stay"].pk)
+    assert stay.bed == world.extra["emr_free_bed"]
+    assert stay.movements.filter(kind="transfer").count() == 1
+
+
+def _discharged(world: World, kind: str, response: Any) -> None:
+    stay = Encounter.objects.get(pk=world.extra["emr_stay"].pk)
+    assert stay.status == "finished" and stay.discharged_at is not None and stay.bed_id is not None
+    assert Bed.objects.get(pk=stay.bed_id).status == "cleaning"
+
+
 def _walk_in(world: World, missing: bool) -> dict[str, Any]:
     return {"code": "NO-SUCH-MRN" if missing else world.target.medical_record_number}
 
@@ -242,28 +279,27 @@ RULES: list[Rule] = [
             patient=w.target, kind="inpatient", bed=w.extra["emr_bed"]
         ),
     ),
-    # The world's encounter is an outpatient visit: those allowed get EMR-002 and nothing changes
-    # (admission, transfer and discharge themselves are tested in tests/emr/test_records.py).
+    # Transfer and discharge act on an open inpatient stay of the target patient (``_stay``), so the
+    # allowed callers succeed and the rule is about access, not about the state of the encounter.
     Rule(
         "POST",
         "/api/emr/encounters/{encounter_id}/transfer",
         WRITERS,
-        ok=409,
         special=NOT_FOUND,
         record=True,
-        params=_encounter,
-        payload=lambda w, m: {"bed_id": w.extra["emr_bed"].pk},
-        writes_for=frozenset(),
+        params=_stay,
+        payload=lambda w, m: {"bed_id": w.extra["emr_free_bed"].pk, "reason": "permission test"},
+        effect=_transferred,
     ),
     Rule(
         "POST",
         "/api/emr/encounters/{encounter_id}/discharge",
         WRITERS,
-        ok=409,
         special=NOT_FOUND,
         record=True,
-        params=_encounter,
-        writes_for=frozenset(),
+        params=_stay,
+        payload=lambda w, m: {"reason": "permission test"},
+        effect=_discharged,
     ),
     Rule("GET", "/api/emr/notes/{note_id}", READERS, deny=404, record=True, params=_signed),
     Rule(

@@ -450,3 +450,107 @@ def test_opening_from_an_appointment_uses_pre_visit_results_and_is_idempotent(h:
     assert Encounter.objects.count() == 1
     with pytest.raises(NotFound):
         services.open_encounter(h.user("neurologist"), appointment_id=appointment.pk)
+
+
+# --- Review findings -----------------------------------------------------------------------------
+
+
+def test_signed_note_versions_refuse_queryset_update_and_delete(h: TestHospital) -> None:
+    """Review finding: NoteVersion.objects.update() went round the never-change guard."""
+    doctor = h.user("doctor")
+    encounter = open_visit(h)
+    note = services.sign_note(doctor, encounter.notes.get().pk, {"assessment": "稳定型心绞痛"})
+    versions = NoteVersion.objects.filter(note=note)
+    with pytest.raises(ValueError, match="never changed"):
+        versions.update(reason="tampered")
+    with pytest.raises(ValueError, match="never changed"):
+        NoteVersion.objects.update(content={"assessment": "x"})
+    with pytest.raises(ValueError, match="never changed"):
+        versions.delete()
+    with pytest.raises(ValueError, match="never changed"):
+        versions.get().delete()
+    version = versions.get()
+    version.reason = "tampered"
+    with pytest.raises(ValueError, match="never changed"):
+        NoteVersion.objects.bulk_update([version], ["reason"])
+    stored = NoteVersion.objects.get(note=note)
+    assert stored.reason == "" and stored.content["assessment"] == "稳定型心绞痛"
+
+
+def _queue(h: TestHospital, appointment: Any, *, state: str = "waiting") -> Any:
+    from smartcare.visits.models import QueueEntry
+
+    return QueueEntry.objects.create(
+        appointment=appointment,
+        session=appointment.session,
+        number=f"A{appointment.pk:03d}",
+        order_time=appointment.slot.starts_at,
+        state=state,
+        check_in_channel="desk",
+    )
+
+
+def test_opening_the_visit_puts_the_appointment_in_consultation_and_finishing_completes_it(
+    h: TestHospital,
+) -> None:
+    """Review finding: opening a visit from an appointment left it 'checked in'."""
+    from smartcare.scheduling.choices import AppointmentStatus
+    from smartcare.visits.choices import EntryState
+
+    appointment = _appointment(h, h.patient_in_care)
+    entry = _queue(h, appointment)
+    doctor = h.user("doctor")
+    encounter = services.open_encounter(doctor, appointment_id=appointment.pk)
+    appointment.refresh_from_db()
+    entry.refresh_from_db()
+    assert appointment.status == AppointmentStatus.IN_CONSULTATION and appointment.called_at is not None
+    assert entry.state == EntryState.CALLED  # the queue display shows the patient as called
+    services.finish_encounter(doctor, encounter.pk)
+    appointment.refresh_from_db()
+    entry.refresh_from_db()
+    assert appointment.status == AppointmentStatus.COMPLETED and appointment.finished_at is not None
+    assert entry.state == EntryState.FINISHED
+
+
+def test_opening_out_of_queue_order_while_another_patient_is_called(h: TestHospital) -> None:
+    """The doctor opens the visit of a patient further down the list: that patient is in
+    consultation; the patient who was called before is finished, as calling the next would do."""
+    from smartcare.scheduling.choices import AppointmentStatus
+    from smartcare.visits.choices import EntryState
+    from tests.factories import PatientFactory
+
+    first = _appointment(h, PatientFactory())
+    called = _queue(h, first, state="called")
+    first.status = AppointmentStatus.IN_CONSULTATION
+    first.save()
+    second = _appointment(h, h.patient_in_care)
+    second.session = first.session  # the same clinic session, further down the queue
+    second.save()
+    ahead = _queue(h, _appointment(h, PatientFactory()))
+    ahead.session = first.session
+    ahead.order_time = second.slot.starts_at - dt.timedelta(minutes=30)
+    ahead.save()
+    waiting = _queue(h, second)
+    doctor = h.user("doctor")
+    services.open_encounter(doctor, appointment_id=second.pk)
+    for row in (first, second, called, waiting, ahead):
+        row.refresh_from_db()
+    assert second.status == AppointmentStatus.IN_CONSULTATION and waiting.state == EntryState.CALLED
+    assert first.status == AppointmentStatus.COMPLETED and called.state == EntryState.FINISHED
+    assert ahead.state == EntryState.WAITING  # still waiting for their turn
+
+
+def test_an_appointment_already_called_stays_in_consultation(h: TestHospital) -> None:
+    from smartcare.scheduling.choices import AppointmentStatus
+
+    appointment = _appointment(h, h.patient_in_care)
+    appointment.status = AppointmentStatus.IN_CONSULTATION
+    appointment.save()
+    _queue(h, appointment, state="called")
+    encounter = services.open_encounter(h.user("doctor"), appointment_id=appointment.pk)
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.IN_CONSULTATION
+    services.cancel_encounter(h.user("doctor"), encounter.pk, "wrong patient")
+    appointment.refresh_from_db()
+    # A visit opened by mistake and cancelled gives the patient back to the queue.
+    assert appointment.status == AppointmentStatus.CHECKED_IN

@@ -57,10 +57,22 @@ class RuleForm(forms.ModelForm):
 @admin.register(Rule)
 class RuleAdmin(admin.ModelAdmin):
     form = RuleForm
-    list_display = ("key", "version", "kind", "indicator", "is_active", "enabled")
+    list_display = ("key", "version", "kind", "indicator", "is_active", "enabled", "condition_errors")
     list_filter = ("kind", "indicator", "is_active", "enabled")
     search_fields = ("key", "title_zh", "title_en")
-    readonly_fields = ("key", "version", "is_active", "kind", "origin", "created_at", "created_by")
+    readonly_fields = (
+        "key",
+        "version",
+        "is_active",
+        "kind",
+        "origin",
+        "created_at",
+        "created_by",
+        # Run-time failures of the condition, with cel-python's message for the IT administrator.
+        "condition_errors",
+        "last_condition_error",
+        "last_condition_error_at",
+    )
 
     def save_model(self, request: HttpRequest, obj: Rule, form: Any, change: bool) -> None:
         if not change:

@@ -11,6 +11,7 @@ class RuleKind(models.TextChoices):
     REPEATED_EXAM = "repeated_exam", _("Repeated exam")
     MISSED_EXAM = "missed_exam", _("Missed recommended exam")
     CUSTOM = "custom", _("Custom rule")
+    COVERAGE = "coverage", _("Not checked (coverage)")
 
 
 class Indicator(models.TextChoices):

@@ -9,22 +9,26 @@ cards and records them.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from smartcare.cdss import clinical
 from smartcare.cdss.choices import Hook, RuleKind
-from smartcare.cdss.expressions import evaluate_condition, to_activation
+from smartcare.cdss.expressions import ConditionError, evaluate_condition, to_activation
 from smartcare.cdss.kb import KnowledgeIndex, knowledge_index
 from smartcare.cdss.models import Rule
 from smartcare.core import clock
 from smartcare.emr.facts import ClinicalFacts, ExamOrder, Medication, Observation
+
+logger = logging.getLogger(__name__)
 
 ORDER_HOOKS = {Hook.ORDER_SELECT.value, Hook.ORDER_SIGN.value}
 
@@ -35,6 +39,11 @@ class Finding:
     summary: str
     detail: str
     suggestions: list[dict[str, Any]] = field(default_factory=list)
+    indicator: str = ""  # when the card's indicator is not the rule's
+
+    @property
+    def card_indicator(self) -> str:
+        return self.indicator or self.rule.indicator
 
 
 @dataclass
@@ -91,30 +100,54 @@ def forget_rules() -> None:
 
 
 class PatientContext:
-    def __init__(self, facts: ClinicalFacts, hook: str, kb: KnowledgeIndex, department_code: str):
+    def __init__(
+        self,
+        facts: ClinicalFacts,
+        hook: str,
+        kb: KnowledgeIndex,
+        department_code: str,
+        *,
+        egfr_max_age_days: int = clinical.EGFR_MAX_AGE_DAYS,
+    ):
         self.facts = facts
         self.hook = hook
         self.kb = kb
         self.department = department_code or facts.department_code
         self.english = (get_language() or "zh-hans").lower().startswith("en")
         self.now = facts.as_of or clock.now()
-        self.egfr = clinical.egfr(facts)
+        self.egfr_max_age_days = egfr_max_age_days
+        self.renal = clinical.renal_function(facts, max_age_days=egfr_max_age_days)
+        self.egfr = self.renal.egfr  # only a recent value; see clinical.renal_function
         self.weight = clinical.weight_kg(facts)
         self.all_meds = [*facts.medications, *facts.draft_medications]
         # Subjects: the drugs being ordered (order hooks) or the current list (patient view).
         self.subjects = list(facts.draft_medications) if hook in ORDER_HOOKS else list(facts.medications)
+        self._drugs: dict[int, str] = {}
         self._keys: dict[int, frozenset[str]] = {}
         self._activation: dict[str, Any] | None = None
+
+    def drug(self, med: Medication) -> str:
+        """The drug key decision support recognises for ``med`` (by key, ATC code or the name as
+        prescribed), or "" when it does not recognise it."""
+        cached = self._drugs.get(id(med))
+        if cached is None:
+            cached = self.kb.resolve(med.drug, atc=med.atc, name=med.name)
+            self._drugs[id(med)] = cached
+        return cached
 
     def keys(self, med: Medication) -> frozenset[str]:
         cached = self._keys.get(id(med))
         if cached is None:
-            cached = self.kb.keys_of(med.drug)
+            cached = self.kb.keys_of(self.drug(med))
             self._keys[id(med)] = cached
         return cached
 
     def med_name(self, med: Medication) -> str:
-        return self.kb.name(med.drug, self.english) if med.drug else med.name
+        key = self.drug(med)
+        return self.kb.name(key, self.english) if key else (med.name or med.drug)
+
+    def join(self, names: Iterable[str]) -> str:
+        return (", " if self.english else "、").join(names)
 
     def name(self, key: str) -> str:
         return self.kb.name(key, self.english)
@@ -129,7 +162,7 @@ class PatientContext:
             ):
                 if observation.value is not None:
                     labs[observation.code] = float(observation.value)
-            classes = sorted({c for med in self.all_meds for c in self.kb.classes_of(med.drug)})
+            classes = sorted({c for med in self.all_meds for c in self.kb.classes_of(self.drug(med))})
             self._activation = to_activation(
                 {
                     "patient": {
@@ -144,8 +177,8 @@ class PatientContext:
                     "egfr": float(self.egfr) if self.egfr is not None else -1.0,
                     "conditions": [c.icd10 for c in facts.conditions if c.status == "active"],
                     "diseases": [c.disease for c in facts.conditions if c.disease and c.status == "active"],
-                    "medications": [m.drug for m in facts.medications if m.drug],
-                    "draft_medications": [m.drug for m in facts.draft_medications if m.drug],
+                    "medications": [self.drug(m) for m in facts.medications if self.drug(m)],
+                    "draft_medications": [self.drug(m) for m in facts.draft_medications if self.drug(m)],
                     "drug_classes": classes,
                     "allergies": [a.substance for a in facts.allergies if a.substance],
                     "labs": labs,
@@ -206,12 +239,18 @@ def _interactions(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
     fired: set[int] = set()
     pairs: set[frozenset[int]] = set()
     for med in ctx.subjects:
+        drug = ctx.drug(med)
         for key in sorted(ctx.keys(med), key=lambda k: (not k.startswith("drug:"), k)):
             for rule, other_key in rule_set.interactions.get(key, ()):
                 if rule.pk in fired or not applies(rule, ctx):
                     continue
+                # A class rule may leave out members for which it does not hold (low-dose aspirin).
+                excluded = set(rule.parameters.get("exclude", ()))
+                if drug in excluded:
+                    continue
                 for other in ctx.all_meds:
-                    if other is med or (other.drug and other.drug == med.drug):
+                    other_drug = ctx.drug(other)
+                    if other is med or (other_drug and other_drug == drug) or other_drug in excluded:
                         continue
                     pair = frozenset((id(med), id(other)))
                     if other_key in ctx.keys(other) and pair not in pairs:
@@ -388,8 +427,9 @@ def _dose_ranges(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
             limits = p.get("child", {}) if child and p.get("child") else p.get("adult", {})
             max_single = limits.get("max_single_mg")
             max_daily = limits.get("max_daily_mg")
+            per_kg = child and bool(limits.get("mg_per_kg_single") or limits.get("mg_per_kg_daily"))
             basis = ""
-            if child and ctx.weight:
+            if per_kg and ctx.weight:
                 if limits.get("mg_per_kg_single"):
                     by_weight = limits["mg_per_kg_single"] * ctx.weight
                     max_single = min(max_single, by_weight) if max_single else by_weight
@@ -402,9 +442,12 @@ def _dose_ranges(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
                 problems.append(("single", single, max_single))
             if max_daily and daily is not None and daily > max_daily + 1e-9:
                 problems.append(("daily", daily, max_daily))
-            if not problems:
-                continue
             drug = ctx.med_name(med)
+            if not problems:
+                if per_kg and not ctx.weight:
+                    findings.append(_weight_needed(rule, ctx, med, drug, limits))
+                    break
+                continue
             what, value, limit = problems[0]
             labels = {"single": _("single dose"), "daily": _("daily dose")}
             summary = _("Dose too high: %(drug)s %(what)s %(value)s mg > %(limit)s mg (%(who)s)") % {
@@ -419,12 +462,35 @@ def _dose_ranges(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
                 % {"what": labels[w], "value": f"{v:g}", "limit": f"{lim:g}", "basis": basis}
                 for w, v, lim in problems
             ]
+            if per_kg and not ctx.weight:
+                lines.append(_("- no weight recorded: the dose per kg was not checked"))
             suggestion = _remove_label(drug)
             detail = "\n".join(lines) + f"\n\n{rule.detail}"
             suggestions = [_delete_suggestion(ctx, med, suggestion)] if med.status == "draft" else []
             findings.append(Finding(rule, summary[:140], detail, suggestions))
             break
     return findings
+
+
+def _weight_needed(
+    rule: Rule, ctx: PatientContext, med: Medication, drug: str, limits: dict[str, Any]
+) -> Finding:
+    """A child's dose limited per kg cannot be checked without the weight: say so and ask for it."""
+    per_kg = [
+        _("%(mg)s mg/kg per dose") % {"mg": f"{limits['mg_per_kg_single']:g}"}
+        if limits.get("mg_per_kg_single")
+        else "",
+        _("%(mg)s mg/kg per day") % {"mg": f"{limits['mg_per_kg_daily']:g}"}
+        if limits.get("mg_per_kg_daily")
+        else "",
+    ]
+    summary = _("Dose not checked: %(drug)s for a child needs the weight (mg/kg limit)") % {"drug": drug}
+    detail = _(
+        "The child's weight is not recorded, so the dose of **%(drug)s** could not be checked against "
+        "its limit of %(limits)s; only the absolute maximum was checked. Record the weight and "
+        "check the dose again."
+    ) % {"drug": drug, "limits": ctx.join(p for p in per_kg if p)}
+    return Finding(rule, summary[:140], detail, [], indicator=rule.indicator)
 
 
 def _duplicates(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
@@ -434,7 +500,7 @@ def _duplicates(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
             continue
         classes = set(rule.parameters.get("classes", []))
         members = [m for m in ctx.all_meds if ctx.keys(m) & classes]
-        drugs = {m.drug or m.name.lower() for m in members}
+        drugs = {ctx.drug(m) for m in members}
         subject = next((m for m in ctx.subjects if m in members), None)
         if len(drugs) < 2 or subject is None:
             continue
@@ -517,7 +583,12 @@ def _repeated_exams(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
 
 
 def _missed_exams(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
+    """Care gaps. On patient-view: any gap of the chart. When orders are being placed, only the gaps
+    those orders make relevant: the monitoring test of a drug being ordered (warfarin -> INR), and
+    a condition's missing test while the doctor is ordering tests anyway (add it to the order)."""
     findings: list[Finding] = []
+    ordering = ctx.hook in ORDER_HOOKS
+    ordering_tests = any(o.status == "draft" for o in ctx.facts.exam_orders)
     for rule in rule_set.by_kind.get(RuleKind.MISSED_EXAM, []):
         if not applies(rule, ctx):
             continue
@@ -525,10 +596,13 @@ def _missed_exams(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
         trigger = ctx.has_condition(p.get("icd10", []), p.get("diseases", []))
         trigger_name = ""
         if trigger is not None:
+            if ordering and not ordering_tests:
+                continue
             trigger_name = ctx.name(trigger.disease) if trigger.disease else (trigger.name or trigger.icd10)
         else:
             drugs = set(p.get("drugs", []))
-            med = next((m for m in ctx.facts.medications if drugs and ctx.keys(m) & drugs), None)
+            pool = ctx.subjects if ordering else ctx.facts.medications
+            med = next((m for m in pool if drugs and ctx.keys(m) & drugs), None)
             if med is None:
                 continue
             trigger_name = ctx.med_name(med)
@@ -595,6 +669,107 @@ def _custom(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
     return findings
 
 
+def _coverage(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
+    """What decision support could not check, said on a card so nobody believes it was checked."""
+    findings: list[Finding] = []
+    for rule in rule_set.by_kind.get(RuleKind.COVERAGE, []):
+        if not applies(rule, ctx):
+            continue
+        check = rule.parameters.get("check")
+        found = None
+        if check == "unrecognised_medication":
+            found = _unrecognised(rule, ctx)
+        elif check == "renal_function":
+            found = _renal_function_unknown(rule_set, rule, ctx)
+        if found is not None:
+            findings.append(found)
+    return findings
+
+
+def _unrecognised(rule: Rule, ctx: PatientContext) -> Finding | None:
+    names: list[str] = []
+    for med in ctx.all_meds:
+        if not ctx.drug(med):
+            name = med.name or med.drug or _("a medication without a name")
+            if name not in names:
+                names.append(name)
+    if not names:
+        return None
+    listed = ctx.join(names)
+    summary = _("Not checked: %(drugs)s") % {"drugs": listed}
+    detail = _(
+        "Decision support did not recognise **%(drugs)s**: interactions, allergies, "
+        "contraindications and doses were not checked for them. Order by generic name or with a "
+        "code it knows (ATC, RxNorm), or check them yourself."
+    ) % {"drugs": listed} + (f"\n\n{rule.detail}" if rule.detail else "")
+    return Finding(rule, summary[:140], detail)
+
+
+def _renal_function_unknown(rule_set: RuleSet, rule: Rule, ctx: PatientContext) -> Finding | None:
+    """Drugs with eGFR rules ordered while the renal function is stale, not computable, or (for
+    older or CKD patients) missing: the eGFR rules stayed silent, and the card says why."""
+    renal = ctx.renal
+    if renal.status == "known":
+        return None
+    p = rule.parameters
+    if renal.status == "missing":
+        age = ctx.facts.age_years
+        older = age is not None and age >= p.get("missing_age_min", 65)
+        if not older and ctx.has_condition(p.get("missing_icd10", ["N18"])) is None:
+            return None
+    drugs: list[str] = []
+    for other in rule_set.by_kind.get(RuleKind.DRUG_CONDITION, []):
+        if "egfr_below" not in other.parameters.get("when", {}) or not applies(other, ctx):
+            continue
+        wanted = set(other.parameters.get("drugs", []))
+        for med in ctx.subjects:
+            name = ctx.med_name(med)
+            if ctx.keys(med) & wanted and name not in drugs:
+                drugs.append(name)
+    if not drugs:
+        return None
+    values = {"drugs": ctx.join(drugs), "days": ctx.egfr_max_age_days, "date": _fmt_date(renal.when)}
+    if renal.status == "stale" and renal.when is not None:
+        summary = (
+            _(
+                "Renal function unknown: last kidney result %(date)s is older than %(days)s days; %(drugs)s not checked against eGFR"
+            )
+            % values
+        )
+    elif renal.status == "stale":
+        summary = (
+            _("Renal function unknown: the kidney result has no date; %(drugs)s not checked against eGFR")
+            % values
+        )
+    elif renal.reason == "sex":
+        summary = (
+            _(
+                "Renal function unknown: eGFR cannot be computed without the patient's sex; %(drugs)s not checked against eGFR"
+            )
+            % values
+        )
+    elif renal.reason == "child":
+        summary = (
+            _(
+                "Renal function unknown: CKD-EPI does not apply to children, no reported eGFR; %(drugs)s not checked against eGFR"
+            )
+            % values
+        )
+    elif renal.reason == "age":
+        summary = (
+            _(
+                "Renal function unknown: eGFR cannot be computed without the patient's age; %(drugs)s not checked against eGFR"
+            )
+            % values
+        )
+    else:
+        summary = (
+            _("Renal function unknown: no creatinine or eGFR result; %(drugs)s not checked against eGFR")
+            % values
+        )
+    return Finding(rule, summary[:140], f"{summary}\n\n{rule.detail}")
+
+
 EVALUATORS: list[Callable[[RuleSet, PatientContext], list[Finding]]] = [
     _interactions,
     _allergies,
@@ -604,16 +779,59 @@ EVALUATORS: list[Callable[[RuleSet, PatientContext], list[Finding]]] = [
     _repeated_exams,
     _missed_exams,
     _custom,
+    _coverage,
 ]
+
+
+def _egfr_window(rule_set: RuleSet) -> int:
+    for rule in rule_set.by_kind.get(RuleKind.COVERAGE, []):
+        if rule.parameters.get("check") == "renal_function" and rule.parameters.get("max_age_days"):
+            return int(rule.parameters["max_age_days"])
+    return clinical.EGFR_MAX_AGE_DAYS
+
+
+def record_condition_errors(errors: list[tuple[Rule, str]]) -> None:
+    """Count run-time condition errors on the rule version that had them, and log them."""
+    by_rule: dict[int, list[str]] = defaultdict(list)
+    rules: dict[int, Rule] = {}
+    for rule, message in errors:
+        by_rule[rule.pk].append(message)
+        rules[rule.pk] = rule
+    now = clock.now()
+    for pk, messages in by_rule.items():
+        rule = rules[pk]
+        logger.warning(
+            "cdss: the condition of rule %s v%s failed %d time(s): %s",
+            rule.key,
+            rule.version,
+            len(messages),
+            messages[-1],
+        )
+        Rule.objects.filter(pk=pk).update(
+            condition_errors=F("condition_errors") + len(messages),
+            last_condition_error=messages[-1][:300],
+            last_condition_error_at=now,
+        )
 
 
 def evaluate_rules(facts: ClinicalFacts, hook: str, *, department_code: str = "") -> list[Finding]:
     rule_set = active_rules()
-    ctx = PatientContext(facts, hook, knowledge_index(), department_code)
+    ctx = PatientContext(
+        facts, hook, knowledge_index(), department_code, egfr_max_age_days=_egfr_window(rule_set)
+    )
     findings: list[Finding] = []
+    errors: list[tuple[Rule, str]] = []
     for evaluator in EVALUATORS:
         for finding in evaluator(rule_set, ctx):
-            if finding.rule.condition and not evaluate_condition(finding.rule.condition, ctx.activation):
-                continue
+            if finding.rule.condition:
+                try:
+                    holds = evaluate_condition(finding.rule.condition, ctx.activation)
+                except ConditionError as exc:
+                    errors.append((finding.rule, str(exc)))
+                    continue
+                if not holds:
+                    continue
             findings.append(finding)
+    if errors:
+        record_condition_errors(errors)
     return findings

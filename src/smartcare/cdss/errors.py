@@ -40,3 +40,17 @@ class InvalidRule(CodedError):
     status = 400
     title = _("Invalid rule")
     message = _("The rule is not valid: %(reason)s")
+
+
+class PrefetchMismatch(CodedError):
+    code = "CDSS-007"
+    status = 400
+    title = _("Prefetch does not match its template")
+    message = _("The prefetch %(key)s does not match the service's prefetch template: %(reason)s")
+
+
+class ImplausiblePatientData(CodedError):
+    code = "CDSS-008"
+    status = 400
+    title = _("Implausible patient data")
+    message = _("The patient data sent is not plausible: %(reason)s")

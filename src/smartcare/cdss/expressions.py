@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from typing import Any
 
 import celpy
 from celpy import celparser
+from django.utils.translation import gettext as _
 
 from smartcare.cdss.errors import InvalidExpression
 
@@ -53,6 +55,31 @@ SAMPLE_CONTEXT: dict[str, Any] = {
 }
 
 
+class ConditionError(Exception):
+    """A stored condition that could not be evaluated for one patient (kept in the log and counted
+    on the rule version; the rule does not fire)."""
+
+
+_UNKNOWN_NAME = re.compile(r"undeclared reference to '([^']{1,80})'")
+_UNKNOWN_FIELD = re.compile(r"no such member in mapping: '([^']{1,80})'")
+
+
+def _explain(message: str) -> Any:
+    """A translated explanation of a cel-python error for the rule author; the library's own
+    message (its internals) goes to the log only."""
+    found = _UNKNOWN_NAME.search(message)
+    if found:
+        return _("it uses %(name)s, which is not a variable of the patient context") % {"name": found[1]}
+    found = _UNKNOWN_FIELD.search(message)
+    if found:
+        return _("it uses the field %(name)s, which does not exist") % {"name": found[1]}
+    if "no matching overload" in message or "no such overload" in message:
+        return _("it compares or combines values of different types (for example a number with text)")
+    if "divide by zero" in message:
+        return _("it divides by zero")
+    return _("it cannot be evaluated on a sample patient")
+
+
 @functools.lru_cache(maxsize=4096)
 def compile_expression(text: str) -> Any:
     """The compiled program for ``text``; raises ``InvalidExpression`` (CDSS-002)."""
@@ -60,9 +87,20 @@ def compile_expression(text: str) -> Any:
         ast = _ENV.compile(text)
         return _ENV.program(ast)
     except celparser.CELParseError as exc:
-        raise InvalidExpression(reason=str(exc).strip().splitlines()[0][:200]) from exc
+        logger.info("cdss: condition does not parse: %s", str(exc).strip())
+        line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+        reason = (
+            _(
+                "it is not well formed near line %(line)s, column %(column)s: check the brackets, quotes and operators"
+            )
+            % {"line": line, "column": column}
+            if line and column
+            else _("it is not well formed: check the brackets, quotes and operators")
+        )
+        raise InvalidExpression(reason=reason) from exc
     except Exception as exc:  # any other compiler failure is an invalid expression too
-        raise InvalidExpression(reason=str(exc)[:200]) from exc
+        logger.info("cdss: condition does not compile: %s", exc)
+        raise InvalidExpression(reason=_explain(str(exc))) from exc
 
 
 def to_activation(context: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +115,7 @@ def validate_expression(text: str) -> None:
     if not text.strip():
         return
     if len(text) > 2000:
-        raise InvalidExpression(reason="longer than 2000 characters")
+        raise InvalidExpression(reason=_("it is longer than 2000 characters"))
     program = compile_expression(text)
     try:
         result = program.evaluate(to_activation(SAMPLE_CONTEXT))
@@ -85,20 +123,24 @@ def validate_expression(text: str) -> None:
         message = str(exc.args[0]) if exc.args else str(exc)
         if "no such key" in message:
             return
-        raise InvalidExpression(reason=message[:200]) from exc
+        logger.info("cdss: condition fails on the sample patient: %s", message[:500])
+        raise InvalidExpression(reason=_explain(message)) from exc
     if not isinstance(result, celpy.celtypes.BoolType):
-        raise InvalidExpression(reason="the expression must be true or false")
+        raise InvalidExpression(reason=_("it must be true or false"))
 
 
 def evaluate_condition(text: str, activation: dict[str, Any]) -> bool:
-    """True when the condition holds; an empty condition always holds; errors count as false."""
+    """True when the condition holds; an empty condition always holds. A condition that cannot be
+    evaluated raises ``ConditionError`` (the caller counts it on the rule and logs it)."""
     if not text:
         return True
     try:
         result = compile_expression(text).evaluate(activation)
-    except InvalidExpression:
-        logger.warning("cdss: stored condition does not compile: %r", text)
-        return False
-    except celpy.CELEvalError:
-        return False
-    return bool(result) if isinstance(result, celpy.celtypes.BoolType) else False
+    except InvalidExpression as exc:
+        raise ConditionError("the stored condition does not compile") from exc
+    except celpy.CELEvalError as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        raise ConditionError(message[:300]) from exc
+    if not isinstance(result, celpy.celtypes.BoolType):
+        raise ConditionError("the condition is not true or false")
+    return bool(result)

@@ -3,7 +3,7 @@ and ``context.draftOrders`` (a Bundle of draft MedicationRequest / ServiceReques
 
 Resources are validated with the ``fhir.resources.R4B`` models (R4-compatible; the package's
 default models are R5 and reject R4 content). Drugs are mapped to knowledge keys by coding
-(smartcare knowledge system, ATC, DrugBank) or by name; conditions keep their ICD-10 code; results
+(smartcare knowledge system, ATC, DrugBank, RxNorm) or by name; conditions keep their ICD-10 code; results
 keep their LOINC code.
 """
 
@@ -25,6 +25,7 @@ from smartcare.emr.facts import Allergy, ClinicalFacts, Condition, ExamOrder, Me
 KNOWLEDGE_SYSTEM = "https://smartcare.example/knowledge"
 ATC_SYSTEMS = {"http://www.whocc.no/atc", "urn:oid:2.16.840.1.113883.6.73"}
 DRUGBANK_SYSTEMS = {"http://www.drugbank.ca", "https://go.drugbank.com/drugs", "http://drugbank.ca"}
+RXNORM_SYSTEMS = {"http://www.nlm.nih.gov/research/umls/rxnorm", "urn:oid:2.16.840.1.113883.6.88"}
 ICD10_SYSTEMS = {
     "http://hl7.org/fhir/sid/icd-10",
     "http://hl7.org/fhir/sid/icd-10-cn",
@@ -134,6 +135,8 @@ def drug_key(concept: Any, kb: KnowledgeIndex) -> tuple[str, str]:
             return kb.by_atc[code], atc
         if system in DRUGBANK_SYSTEMS and code in kb.by_drugbank:
             return kb.by_drugbank[code], atc
+        if system in RXNORM_SYSTEMS and code in kb.by_rxnorm:
+            return kb.by_rxnorm[code], atc
     names = [_text(concept)] + [str(c.get("display", "")) for c in _codings(concept)]
     for name in names:
         if name and kb.drug_for_text(name):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import timezone
+from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
 from smartcare.cdss.choices import Hook
-from smartcare.cdss.errors import InvalidHookRequest, UnknownService
+from smartcare.cdss.errors import ImplausiblePatientData, InvalidHookRequest, PrefetchMismatch, UnknownService
 from smartcare.cdss.fhir_context import validate_resource
 
 PATIENT = "{{context.patientId}}"
@@ -22,6 +25,13 @@ PREFETCH_PATIENT = {
     "vitals": f"Observation?patient={PATIENT}&category=vital-signs&_sort=-date&_count=20",
     "orders": f"ServiceRequest?patient={PATIENT}&_sort=-authored&_count=100",
 }
+
+
+def template_type(template: str) -> tuple[str, bool]:
+    """(resource type, is a search) of a prefetch template: ``Patient/{{...}}`` is a read of a
+    Patient, ``Observation?patient=...`` a search of Observations (a searchset Bundle)."""
+    path = template.split("?", 1)[0]
+    return path.split("/", 1)[0], "?" in template
 
 
 @dataclass(frozen=True)
@@ -130,4 +140,66 @@ def validate_request(svc: Service, body: Any) -> dict[str, Any]:
     for key, value in prefetch.items():
         if value is not None:
             validate_resource(value, f"prefetch.{key}")
+            check_prefetch(svc, key, value)
     return body
+
+
+# A client that could not run a prefetch query sends an OperationOutcome in its place (CDS Hooks 2.0).
+FAILED_PREFETCH = "OperationOutcome"
+
+
+def check_prefetch(svc: Service, key: str, value: dict[str, Any]) -> None:
+    """The prefetch ``key`` must be one of the service's templates and hold what its template asks
+    for: the resource of a read, a Bundle of the searched resources for a search (CDSS-007). A
+    patient born in the future is refused (CDSS-008)."""
+    template = PREFETCH_PATIENT.get(key)  # every service asks for the same prefetch
+    where = f"prefetch.{key}"
+    if template is None:
+        raise PrefetchMismatch(key=where, reason=_t("this service has no such prefetch template"))
+    wanted, search = template_type(template)
+    sent = value.get("resourceType")
+    if sent == FAILED_PREFETCH:
+        return
+    if sent == "Bundle":
+        if not search:
+            raise PrefetchMismatch(
+                key=where,
+                reason=_t("Bundle found where the template asks for one %(type)s") % {"type": wanted},
+            )
+        for index, entry in enumerate(value.get("entry") or []):
+            if not isinstance(entry.get("resource"), dict):
+                continue
+            found = entry["resource"].get("resourceType")
+            if found not in (wanted, FAILED_PREFETCH):
+                raise PrefetchMismatch(
+                    key=f"{where}.entry[{index}]",
+                    reason=_t("%(found)s found where the template asks for %(type)s")
+                    % {"found": found, "type": wanted},
+                )
+            if found == "Patient":
+                _check_patient(entry["resource"], f"{where}.entry[{index}]")
+        return
+    if sent != wanted:
+        raise PrefetchMismatch(
+            key=where,
+            reason=_t("%(found)s found where the template asks for %(type)s")
+            % {"found": sent, "type": wanted},
+        )
+    if sent == "Patient":
+        _check_patient(value, where)
+
+
+_BIRTH = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
+
+
+def _check_patient(patient: dict[str, Any], where: str) -> None:
+    found = _BIRTH.match(str(patient.get("birthDate") or ""))
+    if found is None:
+        return
+    year, month, day = int(found[1]), int(found[2] or 1), int(found[3] or 1)
+    today = timezone.localdate()
+    if (year, month, day) > (today.year, today.month, today.day):
+        raise ImplausiblePatientData(
+            reason=_t("%(where)s.birthDate %(date)s is in the future")
+            % {"where": where, "date": patient["birthDate"]}
+        )

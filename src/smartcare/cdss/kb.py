@@ -1,16 +1,21 @@
 """What the rules need from the knowledge graph, loaded once per graph release and cached.
 
-Class membership (``belongs_to_class``, transitive), drug names, ATC and DrugBank codes, and the
-LOINC codes of exams. The cache is refreshed when the graph changes (count and last update),
+Class membership (``belongs_to_class``, transitive), drug names, ATC, DrugBank and RxNorm codes,
+and the LOINC codes of exams. Decision support's own drug table (``data/drugs.json``) is merged in:
+drugs the graph lacks (naproxen...), more synonyms as prescribed, and RxNorm ingredient codes. The cache is refreshed when the graph changes (count and last update),
 checked at most every ``RECHECK_SECONDS`` so that a CDS request does not pay for counting the
 graph's edges (a new knowledge release reaches decision support within that delay).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 from django.db.models import Count, Max
 
@@ -24,6 +29,7 @@ class KnowledgeIndex:
     names: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (zh, en)
     by_atc: dict[str, str] = field(default_factory=dict)
     by_drugbank: dict[str, str] = field(default_factory=dict)
+    by_rxnorm: dict[str, str] = field(default_factory=dict)  # RXCUI -> drug key
     by_name: dict[str, str] = field(default_factory=dict)  # lower-case name/synonym -> drug key
     exam_by_loinc: dict[str, str] = field(default_factory=dict)
     loinc_by_exam: dict[str, str] = field(default_factory=dict)
@@ -34,6 +40,14 @@ class KnowledgeIndex:
     def keys_of(self, key: str) -> frozenset[str]:
         """The drug itself and every class it belongs to."""
         return self.classes_of(key) | {key} if key else frozenset()
+
+    def resolve(self, key: str = "", *, atc: str = "", name: str = "") -> str:
+        """The drug a medication stands for: its key when known, else its ATC code, else its name;
+        "" when decision support does not recognise it."""
+        if key and key in self.names:
+            return key
+        found = self.by_atc.get(atc.strip().upper()) if atc else None
+        return found or (self.drug_for_text(name) if name else "")
 
     def name(self, key: str, english: bool) -> str:
         zh, en = self.names.get(key, ("", ""))
@@ -61,6 +75,15 @@ class KnowledgeIndex:
                 if found:
                     return found
         return ""
+
+
+DRUG_TABLE = Path(__file__).parent / "data" / "drugs.json"
+
+
+@cache
+def drug_table() -> dict[str, Any]:
+    table: dict[str, Any] = json.loads(DRUG_TABLE.read_text(encoding="utf-8"))
+    return table
 
 
 RECHECK_SECONDS = 30.0
@@ -106,7 +129,32 @@ def _build() -> KnowledgeIndex:
             seen |= frontier
             frontier = {p for f in frontier for p in parents.get(f, ())} - seen
         index.classes[start] = frozenset(seen)
+    _merge_drug_table(index, drug_table())
     return index
+
+
+def _merge_drug_table(index: KnowledgeIndex, table: dict[str, Any]) -> None:
+    """Add decision support's drug table: the graph's own facts win, the table fills the gaps."""
+    for drug in table["drugs"]:
+        key = drug["key"]
+        in_graph = key in index.names
+        if not in_graph:
+            index.names[key] = (drug["name_zh"], drug["name_en"])
+            if drug.get("atc"):
+                index.by_atc.setdefault(drug["atc"].upper(), key)
+        for text in [drug["name_zh"], drug["name_en"], *drug["synonyms_zh"], *drug["synonyms_en"]]:
+            index.by_name.setdefault(text.strip().lower(), key)
+        classes = set(index.classes.get(key, frozenset()))
+        for cls in drug["classes"]:
+            classes |= {cls} | index.classes.get(cls, frozenset())
+        if classes:
+            index.classes[key] = frozenset(classes)
+        for code in drug.get("rxnorm", []):
+            index.by_rxnorm.setdefault(code, key)
+    for key, codes in table["rxnorm"].items():
+        if key in index.names:
+            for code in codes:
+                index.by_rxnorm.setdefault(code, key)
 
 
 def knowledge_index() -> KnowledgeIndex:

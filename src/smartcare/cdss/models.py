@@ -50,6 +50,11 @@ class Rule(models.Model):
         help_text=_("Optional CEL expression over the patient context; the rule fires only when it is true."),
     )
     change_note = models.CharField(_("change note"), max_length=300, blank=True)
+    # A condition that fails at run time (a CEL evaluation error) does not fire: counted here per
+    # version, logged, and shown on the review page so the rule owner can fix it.
+    condition_errors = models.PositiveIntegerField(_("condition errors"), default=0)
+    last_condition_error = models.CharField(_("last condition error"), max_length=300, blank=True)
+    last_condition_error_at = models.DateTimeField(_("last condition error at"), null=True, blank=True)
     origin = models.CharField(_("origin"), max_length=40, default="seed")
     created_at = models.DateTimeField(_("created at"), default=clock.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

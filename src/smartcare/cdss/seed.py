@@ -1,6 +1,7 @@
 """Loads the shipped rules (``cdss/data/*.json`` plus the graph's interaction and contraindication
-edges) after ``migrate``. Only missing rule keys are created: a rule edited in the admin or on the
-review page (a newer version) is never overwritten by the shipped content."""
+edges) after ``migrate``. Missing rule keys are created. A shipped rule nobody has edited (its
+active version is still the shipped one) is brought up to the shipped content of a new release as
+a new version; a rule edited in the admin or on the review page is never overwritten."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 
 from smartcare.cdss.choices import Hook, Indicator, RuleKind
+from smartcare.cdss.kb import drug_table
 from smartcare.cdss.models import Rule
 from smartcare.knowledge.choices import EdgeType
 from smartcare.knowledge.models import Edge, Node
@@ -30,15 +33,25 @@ def _slug(key: str) -> str:
     return key.split(":", 1)[-1]
 
 
+def _names(keys: list[str]) -> dict[str, tuple[str, str]]:
+    """(Chinese, English) names of knowledge keys: the graph's, else decision support's drug table."""
+    names = {
+        key: (zh, en)
+        for key, zh, en in Node.objects.filter(key__in=keys).values_list("key", "name_zh", "name_en")
+    }
+    for drug in drug_table()["drugs"]:
+        if drug["key"] in keys:
+            names.setdefault(drug["key"], (drug["name_zh"], drug["name_en"]))
+    return names
+
+
+def _is_onc(provenance: str) -> bool:
+    return provenance.startswith("ONC high-priority")
+
+
 def _interaction_specs() -> list[dict[str, Any]]:
     spec = data_file("interactions.json")
     indicators = spec["severity_indicator"]
-    base = {
-        "kind": RuleKind.DRUG_INTERACTION,
-        "source_label": spec["source_label"],
-        "source_url": spec["source_url"],
-        "evidence_level": spec["evidence_level"],
-    }
     rules = []
     pairs: list[dict[str, Any]] = [
         {
@@ -50,6 +63,12 @@ def _interaction_specs() -> list[dict[str, Any]]:
             "management_zh": m_zh,
             "management_en": m_en,
             "provenance": provenance,
+            # Label each edge with its real source: only the ONC pairs come from the ONC list.
+            "source_label": spec["source_label"]
+            if _is_onc(provenance)
+            else spec["other_source_label"] % {"provenance": provenance},
+            "source_url": spec["source_url"] if _is_onc(provenance) else "",
+            "evidence_level": spec["evidence_level"] if _is_onc(provenance) else "label",
         }
         for a, b, a_zh, a_en, b_zh, b_en, severity, m_zh, m_en, provenance in Edge.objects.filter(
             type=EdgeType.INTERACTS_WITH
@@ -66,36 +85,48 @@ def _interaction_specs() -> list[dict[str, Any]]:
             "provenance",
         )
     ]
-    names = {
-        key: (zh, en)
-        for key, zh, en in Node.objects.filter(
-            key__in=[k for p in spec["class_pairs"] for k in (p["a"], p["b"])]
-        ).values_list("key", "name_zh", "name_en")
-    }
+    names = _names([k for p in spec["class_pairs"] for k in (p["a"], p["b"])])
     for pair in spec["class_pairs"]:
         if pair["a"] in names and pair["b"] in names:
-            pairs.append({**pair, "a_names": names[pair["a"]], "b_names": names[pair["b"]]})
+            label = spec["class_rule_label"] % {"basis": pair["basis"]}
+            pairs.append(
+                {
+                    **pair,
+                    "a_names": names[pair["a"]],
+                    "b_names": names[pair["b"]],
+                    "provenance": label,
+                    "source_label": label,
+                    "source_url": pair.get("source_url", ""),
+                    "evidence_level": pair.get("evidence_level", ""),
+                }
+            )
     for pair in pairs:
         a_zh, a_en = pair["a_names"]
         b_zh, b_en = pair["b_names"]
+        parameters = {
+            "a": pair["a"],
+            "b": pair["b"],
+            "severity": pair["severity"],
+            "management_zh": pair["management_zh"],
+            "management_en": pair["management_en"],
+            "provenance": pair["provenance"],
+        }
+        if pair.get("exclude"):
+            parameters["exclude"] = pair["exclude"]
         rules.append(
             {
-                **base,
+                "kind": RuleKind.DRUG_INTERACTION,
                 "key": f"ddi.{_slug(pair['a'])}.{_slug(pair['b'])}",
                 "indicator": indicators.get(pair["severity"], Indicator.WARNING),
                 "title_zh": f"药物相互作用：{a_zh} + {b_zh}",
                 "title_en": f"Interaction: {a_en} + {b_en}",
                 "detail_zh": pair["management_zh"],
                 "detail_en": pair["management_en"],
+                "source_label": pair["source_label"][:300],
+                "source_url": pair["source_url"],
+                "evidence_level": pair["evidence_level"][:40],
                 "hooks": [],
-                "parameters": {
-                    "a": pair["a"],
-                    "b": pair["b"],
-                    "severity": pair["severity"],
-                    "management_zh": pair["management_zh"],
-                    "management_en": pair["management_en"],
-                    "provenance": pair["provenance"],
-                },
+                "parameters": parameters,
             }
         )
     return rules
@@ -147,8 +178,7 @@ def _contraindication_specs() -> list[dict[str, Any]]:
 
 def _dose_specs() -> list[dict[str, Any]]:
     spec = data_file("dose_ranges.json")
-    names = dict(Node.objects.filter(key__in=list(spec["drugs"])).values_list("key", "name_zh"))
-    names_en = dict(Node.objects.filter(key__in=list(spec["drugs"])).values_list("key", "name_en"))
+    names = _names(list(spec["drugs"]))
     rules = []
     for drug, limits in spec["drugs"].items():
         if drug not in names:
@@ -158,8 +188,8 @@ def _dose_specs() -> list[dict[str, Any]]:
                 "key": f"dose.{_slug(drug)}",
                 "kind": RuleKind.DOSE_RANGE,
                 "indicator": Indicator.WARNING,
-                "title_zh": f"剂量范围：{names[drug]}",
-                "title_en": f"Dose range: {names_en[drug]}",
+                "title_zh": f"剂量范围：{names[drug][0]}",
+                "title_en": f"Dose range: {names[drug][1]}",
                 "detail_zh": "超过推荐最大剂量，请核对剂量、单位和频次。",
                 "detail_en": "Above the recommended maximum: check the dose, unit and frequency.",
                 "source_label": spec["source_label"],
@@ -208,7 +238,8 @@ def _exam_specs() -> list[dict[str, Any]]:
                 "detail_en": gap["detail_en"],
                 "source_label": gap["source_label"],
                 "evidence_level": gap["evidence_level"],
-                "hooks": [Hook.PATIENT_VIEW.value],
+                # Every hook: at order time only the gaps the orders make relevant (engine).
+                "hooks": [],
                 "parameters": params,
             }
         )
@@ -219,6 +250,10 @@ def _allergy_specs() -> list[dict[str, Any]]:
     return [
         {**rule, "kind": RuleKind.DRUG_ALLERGY, "hooks": []} for rule in data_file("allergies.json")["rules"]
     ]
+
+
+def _coverage_specs() -> list[dict[str, Any]]:
+    return [{**rule, "kind": RuleKind.COVERAGE} for rule in data_file("coverage.json")["rules"]]
 
 
 def _custom_specs() -> list[dict[str, Any]]:
@@ -234,23 +269,77 @@ def rule_specs() -> list[dict[str, Any]]:
         *_duplicate_specs(),
         *_exam_specs(),
         *_custom_specs(),
+        *_coverage_specs(),
     ]
 
 
 FIELDS = {f.name for f in Rule._meta.get_fields()}
+# What a new release may bring to a shipped rule nobody edited.
+SHIPPED = (
+    "kind",
+    "title_zh",
+    "title_en",
+    "detail_zh",
+    "detail_en",
+    "indicator",
+    "source_label",
+    "source_url",
+    "evidence_level",
+    "departments",
+    "hooks",
+    "parameters",
+    "condition",
+)
+SEED_ORIGIN = "seed"
+
+
+def _spec_fields(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k in FIELDS}
+
+
+def _shipped_changes(rule: Rule, spec: dict[str, Any]) -> list[str]:
+    defaults = {"departments": [], "hooks": [], "parameters": {}, "condition": "", "source_url": ""}
+    return [
+        name
+        for name in SHIPPED
+        if (spec[name] if name in spec else defaults.get(name, getattr(rule, name))) != getattr(rule, name)
+    ]
 
 
 def load_rules() -> int:
-    """Create every shipped rule whose key does not exist yet; returns how many were created."""
-    existing = set(Rule.objects.values_list("key", flat=True))
-    new = []
-    seen: set[str] = set()
+    """Create every shipped rule whose key does not exist yet, and give every shipped rule whose
+    active version is still the shipped one (never edited) a new version when the shipped content
+    changed. Returns how many rule versions were created."""
+    specs: dict[str, dict[str, Any]] = {}
     for spec in rule_specs():
-        if spec["key"] in existing or spec["key"] in seen:
-            continue
-        seen.add(spec["key"])
-        new.append(Rule(**{k: v for k, v in spec.items() if k in FIELDS}, origin="seed"))
+        specs.setdefault(spec["key"], spec)
     with transaction.atomic():
+        existing = set(Rule.objects.values_list("key", flat=True))
+        latest = dict(Rule.objects.values_list("key").annotate(v=Max("version")))
+        untouched = {
+            rule.key: rule
+            for rule in Rule.objects.filter(is_active=True, origin=SEED_ORIGIN).select_for_update()
+        }
+        new, retired = [], []
+        for key, spec in specs.items():
+            if key not in existing:
+                new.append(Rule(**_spec_fields(spec), origin=SEED_ORIGIN))
+                continue
+            current = untouched.get(key)
+            changed = _shipped_changes(current, spec) if current is not None else []
+            if current is None or not changed:
+                continue
+            retired.append(current.pk)
+            new.append(
+                Rule(
+                    **_spec_fields(spec),
+                    version=(latest.get(key) or current.version) + 1,
+                    enabled=current.enabled,
+                    origin=SEED_ORIGIN,
+                    change_note=("smartcare release: " + ", ".join(changed))[:300],
+                )
+            )
+        Rule.objects.filter(pk__in=retired).update(is_active=False)
         Rule.objects.bulk_create(new, batch_size=500)
     return len(new)
 

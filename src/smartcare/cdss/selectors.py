@@ -17,6 +17,44 @@ from smartcare.core.errors import NotFound
 _ACCEPTED = Q(firings__outcome=FeedbackOutcome.ACCEPTED)
 _OVERRIDDEN = Q(firings__outcome=FeedbackOutcome.OVERRIDDEN)
 
+# Review scope: ``None`` is every rule and every department's firings (the IT administrator); a
+# national department code (a department head's) is the rules enabled in that department and the
+# firings there; "" is a reviewer without a department: hospital-wide rules only.
+Scope = str | None
+
+
+def review_scope(user: Any) -> Scope:
+    """Every rule for a reviewer with ``cdss.review_all`` (the IT administrator); otherwise the
+    national code of the reviewer's department ("" without one)."""
+    from smartcare.core.permissions import has_capability
+
+    if has_capability(user, "cdss.review_all"):
+        return None
+    department = getattr(getattr(user, "practitioner", None), "department", None)
+    return str(getattr(department, "national_code_id", "") or "")
+
+
+def _related(a: str, b: str) -> bool:
+    """Two department codes are the same department, or one contains the other (03 and 03.04)."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def rule_in_scope(rule: Rule, scope: Scope) -> bool:
+    """A rule matters to a department when it is hospital-wide or enabled in (a part of) it."""
+    if scope is None or not rule.departments:
+        return True
+    return bool(scope) and any(_related(scope, code) for code in rule.departments)
+
+
+def _department_firings(scope: Scope, prefix: str = "") -> Q:
+    if scope is None:
+        return Q()
+    if not scope:
+        return Q(**{f"{prefix}pk__lt": 0})  # no department: no firings
+    return Q(**{f"{prefix}department_code": scope}) | Q(
+        **{f"{prefix}department_code__startswith": scope + "."}
+    )
+
 
 @dataclass
 class RuleStats:
@@ -31,12 +69,23 @@ class RuleStats:
         answered = self.accepted + self.overridden
         return self.overridden / answered if answered else 0.0
 
+    @property
+    def condition_errors(self) -> int:
+        """Run-time errors of the active version's condition (each made the rule stay silent)."""
+        return self.rule.condition_errors
+
 
 def rule_statistics(
-    *, kind: str = "", query: str = "", since: dt.datetime | None = None, limit: int = 200
+    *,
+    kind: str = "",
+    query: str = "",
+    since: dt.datetime | None = None,
+    limit: int = 200,
+    scope: Scope = None,
 ) -> list[RuleStats]:
-    """Active rules with their firing counts over all versions, noisiest first (fired, override rate)."""
-    firings = RuleFiring.objects.all()
+    """Active rules in the reviewer's scope with their firing counts over all versions (in the
+    scope's department), noisiest first (fired, override rate)."""
+    firings = RuleFiring.objects.filter(_department_firings(scope))
     if since is not None:
         firings = firings.filter(fired_at__gte=since)
     counts: dict[str, dict[str, Any]] = {}
@@ -62,29 +111,39 @@ def rule_statistics(
             overridden=counts.get(rule.key, {}).get("overridden", 0),
         )
         for rule in rules
+        if rule_in_scope(rule, scope)
     ]
-    stats.sort(key=lambda s: (-s.fired, -s.override_rate, s.key))
+    stats.sort(key=lambda s: (-s.fired, -s.override_rate, -s.condition_errors, s.key))
     return stats[:limit]
 
 
-def rule_versions(key: str) -> QuerySet[Rule]:
-    versions = (
-        Rule.objects.filter(key=key)
-        .annotate(
-            fired=Count("firings"),
-            accepted=Count("firings", filter=_ACCEPTED),
-            overridden=Count("firings", filter=_OVERRIDDEN),
-        )
-        .order_by("-version")
-    )
-    if not versions.exists():
+def rule_versions(key: str, *, scope: Scope = None) -> QuerySet[Rule]:
+    """Every version of rule ``key`` with its counts; NotFound when the rule is outside the scope."""
+    if scope is None:
+        counts = {
+            "fired": Count("firings"),
+            "accepted": Count("firings", filter=_ACCEPTED),
+            "overridden": Count("firings", filter=_OVERRIDDEN),
+        }
+    else:
+        in_scope = _department_firings(scope, "firings__")
+        counts = {
+            "fired": Count("firings", filter=in_scope),
+            "accepted": Count("firings", filter=_ACCEPTED & in_scope),
+            "overridden": Count("firings", filter=_OVERRIDDEN & in_scope),
+        }
+    versions = Rule.objects.filter(key=key).annotate(**counts).order_by("-version")
+    active = next((v for v in versions if v.is_active), None) or versions.first()
+    if active is None or not rule_in_scope(active, scope):
         raise NotFound()
     return versions
 
 
-def override_reasons(key: str) -> list[dict[str, Any]]:
+def override_reasons(key: str, *, scope: Scope = None) -> list[dict[str, Any]]:
     rows = (
-        RuleFiring.objects.filter(rule__key=key, outcome=FeedbackOutcome.OVERRIDDEN)
+        RuleFiring.objects.filter(
+            _department_firings(scope), rule__key=key, outcome=FeedbackOutcome.OVERRIDDEN
+        )
         .values("override_reason")
         .annotate(n=Count("pk"))
         .order_by("-n")
@@ -92,10 +151,10 @@ def override_reasons(key: str) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-def recent_comments(key: str, limit: int = 20) -> QuerySet[RuleFiring]:
+def recent_comments(key: str, limit: int = 20, *, scope: Scope = None) -> QuerySet[RuleFiring]:
     """Feedback comments (no patient identity: rule owners review the rule, not the patient)."""
     return (
-        RuleFiring.objects.filter(rule__key=key)
+        RuleFiring.objects.filter(_department_firings(scope), rule__key=key)
         .exclude(comment="")
         .only("fired_at", "outcome", "override_reason", "comment", "department_code", "rule__version")
         .select_related("rule")

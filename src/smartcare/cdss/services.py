@@ -37,6 +37,7 @@ from smartcare.cdss.engine import Finding, evaluate_rules
 from smartcare.cdss.errors import InvalidFeedback, InvalidRule
 from smartcare.cdss.expressions import validate_expression
 from smartcare.cdss.models import Consultation, Rule, RuleFiring
+from smartcare.cdss.selectors import review_scope, rule_in_scope
 from smartcare.core import clock
 from smartcare.core.errors import NotFound
 from smartcare.core.permissions import require_capability
@@ -98,7 +99,7 @@ def _card(finding: Finding) -> Card:
         uuid=str(uuid.uuid4()),
         summary=summary,
         detail=detail,
-        indicator=rule.indicator,
+        indicator=finding.card_indicator,
         source=source,
         suggestions=suggestions,
         overrideReasons=override_reasons(),
@@ -126,7 +127,7 @@ def evaluate(
     hook = Hook(hook).value
     department = department_code or facts.department_code
     findings = evaluate_rules(facts, hook, department_code=department)
-    findings.sort(key=lambda f: (INDICATOR_RANK[Indicator(f.rule.indicator)], f.rule.key))
+    findings.sort(key=lambda f: (INDICATOR_RANK[Indicator(f.card_indicator)], f.rule.key))
     cards = [_card(f) for f in findings]
     now = clock.now()
     ref = patient_ref or (f"sc-{patient.pk}" if patient is not None else pseudonym(facts.patient_id))
@@ -317,7 +318,7 @@ def new_rule_version(user: Any, key: str, changes: dict[str, Any], *, note: str 
     validate_rule_fields(changes)
     with transaction.atomic():
         current = Rule.objects.select_for_update().filter(key=key, is_active=True).first()
-        if current is None:
+        if current is None or not rule_in_scope(current, review_scope(user)):
             raise NotFound()
         latest = Rule.objects.filter(key=key).aggregate(v=Max("version"))["v"] or current.version
         Rule.objects.filter(pk=current.pk).update(is_active=False)

@@ -29,6 +29,7 @@ from smartcare.core.errors import CodedError, NotAuthenticated, PermissionDenied
 from smartcare.core.middleware import problem_response
 from smartcare.core.permissions import has_capability, require_capability
 from smartcare.emr.facts import ClinicalFacts
+from smartcare.organization.models import Department, NationalDepartmentCode
 from smartcare.patients.choices import AccessAction
 
 # --- CDS Hooks -------------------------------------------------------------------------------------
@@ -172,6 +173,15 @@ def feedback(request: HttpRequest, service_id: str) -> HttpResponse:
 # --- Rule review -----------------------------------------------------------------------------------
 
 
+def _scope_department(scope: selectors.Scope) -> Any:
+    if not scope:
+        return None
+    return (
+        Department.objects.filter(national_code_id=scope).first()
+        or NationalDepartmentCode.objects.filter(pk=scope).first()
+    )
+
+
 @login_required
 @require_GET
 def rule_list(request: HttpRequest) -> HttpResponse:
@@ -180,11 +190,19 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     if kind not in RuleKind.values:
         kind = ""
     query = request.GET.get("q", "").strip()[:100]
-    stats = selectors.rule_statistics(kind=kind, query=query)
+    scope = selectors.review_scope(request.user)
+    stats = selectors.rule_statistics(kind=kind, query=query, scope=scope)
     return render(
         request,
         "cdss/rules.html",
-        {"stats": stats, "kinds": RuleKind.choices, "kind": kind, "query": query},
+        {
+            "stats": stats,
+            "kinds": RuleKind.choices,
+            "kind": kind,
+            "query": query,
+            "scope": scope,
+            "scope_department": _scope_department(scope),
+        },
     )
 
 
@@ -208,6 +226,8 @@ def _form_changes(request: HttpRequest) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def rule_detail(request: HttpRequest, key: str) -> HttpResponse:
     require_capability(request.user, "cdss.review")
+    scope = selectors.review_scope(request.user)
+    versions = list(selectors.rule_versions(key, scope=scope))  # NotFound outside the scope
     error: CodedError | None = None
     form: dict[str, Any] = {}
     if request.method == "POST":
@@ -220,16 +240,17 @@ def rule_detail(request: HttpRequest, key: str) -> HttpResponse:
             error = exc
         else:
             return redirect("cdss:rule", key=key)
-    versions = list(selectors.rule_versions(key))
     active = next((v for v in versions if v.is_active), versions[0])
     context = {
         "rule": active,
         "versions": versions,
+        "scope": scope,
+        "scope_department": _scope_department(scope),
         "reasons": [
             {"code": r["override_reason"], "label": _reason_label(r["override_reason"]), "n": r["n"]}
-            for r in selectors.override_reasons(key)
+            for r in selectors.override_reasons(key, scope=scope)
         ],
-        "comments": selectors.recent_comments(key),
+        "comments": selectors.recent_comments(key, scope=scope),
         "indicators": Indicator.choices,
         "error": error,
         "parameters_text": json.dumps(

@@ -286,6 +286,27 @@ class Note(TimeStampedModel):
         return self.versions.order_by("-number").first()
 
 
+NEVER_CHANGED = "A note version is never changed; amend the note instead."
+
+
+class NoteVersionQuerySet(models.QuerySet["NoteVersion"]):
+    """Signed versions are only ever added: a queryset refuses update() and delete() (and so
+    bulk_update(), which updates through a queryset), as the model refuses save() and delete()."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise ValueError(NEVER_CHANGED)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ValueError(NEVER_CHANGED)
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        raise ValueError(NEVER_CHANGED)  # before Django opens its transaction for the update
+
+    def _rewrite_encrypted(self, **kwargs: Any) -> int:
+        """Key rotation only (``NoteVersion.reencrypt``): the same values, encrypted again."""
+        return super().update(**kwargs)
+
+
 class NoteVersion(models.Model):
     """The text of a note as signed, and of every amendment: rows are only ever added."""
 
@@ -295,6 +316,8 @@ class NoteVersion(models.Model):
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     signed_at = models.DateTimeField(_("signed at"), default=clock.now)
     reason = models.CharField(_("reason for the amendment"), max_length=500, blank=True)
+
+    objects = NoteVersionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("note version")
@@ -310,12 +333,17 @@ class NoteVersion(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.pop("force_insert", False):
-            raise ValueError("A note version is never changed; amend the note instead.")
+            raise ValueError(NEVER_CHANGED)
         super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValueError(NEVER_CHANGED)
 
     def reencrypt(self, names: list[str]) -> None:
         """Key rotation only: the same content, encrypted again under the current field key."""
-        type(self).objects.filter(pk=self.pk).update(**{name: getattr(self, name) for name in names})
+        NoteVersion.objects.filter(pk=self.pk)._rewrite_encrypted(
+            **{name: getattr(self, name) for name in names}
+        )
 
 
 class Order(TimeStampedModel):

@@ -27,7 +27,7 @@ from smartcare.audit.services import record
 from smartcare.core import clock
 from smartcare.core.errors import InvalidInput, NotFound
 from smartcare.core.permissions import require_capability
-from smartcare.emr import selectors
+from smartcare.emr import consultations, selectors
 from smartcare.emr.choices import (
     ORDER_TRANSITIONS,
     SECTION_KEYS,
@@ -190,8 +190,9 @@ def open_encounter(
 ) -> Encounter:
     """Open the visit: from an appointment (the doctor calls the patient) or as a walk-in.
 
-    The encounter starts now, the department gets a care relationship for it, and a progress note
-    is drafted from what is known. Opening the same appointment twice gives the open encounter.
+    The encounter starts now, the department gets a care relationship for it, the appointment is
+    in consultation (the queue shows the patient as called: ``consultations.start``), and a progress
+    note is drafted from what is known. Opening the same appointment twice gives the open encounter.
     """
     require_capability(actor, "emr.document")
     if kind not in (EncounterKind.OUTPATIENT, EncounterKind.EMERGENCY):
@@ -257,24 +258,30 @@ def open_encounter(
         obj=encounter,
         detail={"event": "encounter_opened", "kind": kind},
     )
+    if appointment is not None:
+        consultations.start(actor, appointment)
     draft_note(actor, encounter.pk, kind=NoteKind.PROGRESS, language=language)
     return encounter
 
 
 @transaction.atomic
 def finish_encounter(actor: Any, encounter_id: Any) -> Encounter:
-    """End the visit. Inpatient stays end with discharge instead."""
+    """End the visit and complete its appointment. Inpatient stays end with discharge instead."""
     encounter = _encounter(actor, encounter_id, "emr.document", lock=True)
     if encounter.kind == EncounterKind.INPATIENT:
         raise EncounterTransitionRefused(
             current=encounter.get_status_display(), target=EncounterStatus.FINISHED.label
         )
-    return _set_status(actor, encounter, EncounterStatus.FINISHED)
+    finished = _set_status(actor, encounter, EncounterStatus.FINISHED)
+    if encounter.appointment is not None:
+        consultations.finish(actor, encounter.appointment)
+    return finished
 
 
 @transaction.atomic
 def cancel_encounter(actor: Any, encounter_id: Any, reason: str = "") -> Encounter:
-    """Cancel an encounter opened by mistake; refused once a note is signed or an order signed."""
+    """Cancel an encounter opened by mistake (its patient goes back to the queue); refused once a
+    note is signed or an order signed."""
     encounter = _encounter(actor, encounter_id, "emr.document", lock=True)
     signed = (
         encounter.notes.exclude(status=NoteStatus.DRAFT).exists()
@@ -284,7 +291,10 @@ def cancel_encounter(actor: Any, encounter_id: Any, reason: str = "") -> Encount
         raise EncounterTransitionRefused(
             current=encounter.get_status_display(), target=EncounterStatus.CANCELLED.label
         )
-    return _set_status(actor, encounter, EncounterStatus.CANCELLED, reason=reason)
+    cancelled = _set_status(actor, encounter, EncounterStatus.CANCELLED, reason=reason)
+    if encounter.appointment is not None:
+        consultations.give_back(actor, encounter.appointment)
+    return cancelled
 
 
 def _set_status(actor: Any, encounter: Encounter, target: str, *, reason: str = "") -> Encounter:
