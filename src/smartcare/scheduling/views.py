@@ -21,7 +21,7 @@ from smartcare.organization.models import Department
 from smartcare.patients.access import access_patient
 from smartcare.patients.choices import AccessAction
 from smartcare.patients.models import Patient
-from smartcare.scheduling import selectors, services
+from smartcare.scheduling import selectors, services, steering
 from smartcare.scheduling.api import channel_of
 from smartcare.scheduling.choices import AppointmentStatus, SessionStatus, WaitlistStatus
 from smartcare.scheduling.forms import CancelForm, ReplaceSessionForm, StopSessionForm
@@ -77,6 +77,9 @@ def department(request: HttpRequest, code: str) -> HttpResponse:
         by_date.setdefault(session.date, []).append(
             {"session": session, "remaining": sum(s.remaining for s in free)}
         )
+    advice = steering.advise([item["session"] for items in by_date.values() for item in items])
+    for date, items in by_date.items():
+        by_date[date] = steering.order_by_advice(items, advice)
     upcoming = selectors.upcoming_sessions(dept.pk).first()
     return render(
         request,
