@@ -68,8 +68,9 @@ def https_server(tmp_path: Path, transactional_db: object, settings: object):
     command += ["--certfile", str(certfile), "--keyfile", str(keyfile), "--log-level", "warning"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    # Generous: the server imports every app before it listens, and CI shares two cores.
+    deadline = time.monotonic() + 120
+    while True:
         try:
             httpx.get(f"{base}/healthz", verify=False, timeout=1)  # noqa: S501 (self-signed test cert)
             break
@@ -77,6 +78,9 @@ def https_server(tmp_path: Path, transactional_db: object, settings: object):
             if process.poll() is not None:
                 output = process.stdout.read().decode() if process.stdout else ""
                 pytest.fail(f"server exited: {output}")
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("the HTTPS server did not answer within 120 s")
             time.sleep(0.2)
     yield base
     process.terminate()

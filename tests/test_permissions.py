@@ -246,7 +246,8 @@ class Rule:
 
     @property
     def is_api(self) -> bool:
-        return self.path.startswith(("/api/", "/cds-services"))  # CDS Hooks: JSON in, problem+json out
+        # CDS Hooks: JSON in, problem+json out; FHIR: JSON in, OperationOutcome out
+        return self.path.startswith(("/api/", "/cds-services", "/fhir/"))
 
     def expected(self, kind: str) -> int:
         if kind in self.special:
@@ -643,6 +644,8 @@ def send(client: Client, rule: Rule, world: World, *, missing: bool = False) -> 
 def error_code(response: Any) -> str:
     if response["Content-Type"].startswith("application/problem+json"):
         return json.loads(response.content)["code"]
+    if response["Content-Type"].startswith("application/fhir+json"):  # an OperationOutcome
+        return json.loads(response.content)["issue"][0]["details"]["coding"][0]["code"]
     found = re.search(rb'data-error-code="([A-Z]+-\d+)"', response.content)
     return found.group(1).decode() if found else ""
 
@@ -683,7 +686,7 @@ def test_permission(hospital: TestHospital, rule: Rule, kind: str) -> None:
         if kind == ANON and not rule.is_api and expected == 302:
             assert response["Location"].startswith("/accounts/login/?next=")
         elif kind == ANON and expected == 401:
-            assert response["Content-Type"].startswith("application/problem+json")
+            assert response["Content-Type"].startswith(("application/problem+json", "application/fhir+json"))
             assert error_code(response) == "CORE-401"
         elif expected in (403, 404):
             default_code = {403: "CORE-403", 404: "CORE-404"}[expected]

@@ -6,7 +6,9 @@ from smartcare.audit.api import router as audit_router
 from smartcare.billing.api import router as billing_router
 from smartcare.core.api import build_api
 from smartcare.emr.api import router as emr_router
+from smartcare.equipment.api import router as equipment_router
 from smartcare.followup.api import router as followup_router
+from smartcare.health.api import router as health_router
 from smartcare.interop.api import router as interop_router
 from smartcare.knowledge.api import router as knowledge_router
 from smartcare.monitoring.api import router as monitoring_router
@@ -32,3 +34,5 @@ api.add_router("/monitoring/", monitoring_router)
 api.add_router("/billing/", billing_router)
 api.add_router("/interop/", interop_router)
 api.add_router("/workforce/", workforce_router)
+api.add_router("/equipment/", equipment_router)
+api.add_router("/health/", health_router)

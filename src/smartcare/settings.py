@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "smartcare.followup",
     "smartcare.billing",
     "smartcare.workforce",
+    "smartcare.equipment",
+    "smartcare.health",
     "smartcare.interop",
     "smartcare.simulation",
     "smartcare.web",
@@ -130,19 +132,36 @@ else:
     # connection open and a busy server runs PostgreSQL out of connections. Use a pooler to reuse.
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("SMARTCARE_DB_CONN_MAX_AGE", 0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A pool per process (psycopg_pool, Django's OPTIONS["pool"]): a request borrows a connection
+    # and gives it back at its end instead of starting a PostgreSQL backend each time, and the
+    # pool's size bounds how many requests of one process work in the database at once (the
+    # others wait their turn in order). 0 turns it off (e.g. behind PgBouncer).
+    _pool_size = env_int("SMARTCARE_DB_POOL_SIZE", 8)
+    if _pool_size > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, _pool_size),
+            "max_size": _pool_size,
+            "timeout": env_int("SMARTCARE_DB_POOL_TIMEOUT", 30),
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# Threads that serve HTTP requests in each web worker process (see smartcare.core.asgi): requests
+# beyond that wait in order. Match the database pool (SMARTCARE_DB_POOL_SIZE).
+SMARTCARE_WEB_THREADS = env_int("SMARTCARE_WEB_THREADS", 8)
+
 # --- Cache, channel layer, tasks ------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "smartcare.core.cache.RedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
-    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+    # The queue borrows the cache's Redis connections (see smartcare.core.cache).
+    RQ_QUEUES = {"default": {"USE_REDIS_CACHE": "default", "DEFAULT_TIMEOUT": 600}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -259,4 +278,56 @@ SMARTCARE_KNOWLEDGE_MAX_UPLOAD_MB = env_int("SMARTCARE_KNOWLEDGE_MAX_UPLOAD_MB",
 # Triage requests per client address and minute (the public page and API).
 SMARTCARE_TRIAGE_RATE_PER_MINUTE = env_int("SMARTCARE_TRIAGE_RATE_PER_MINUTE", 30)
 
+# Home monitoring: the MQTT broker of `smartcare mqtt-bridge` (mqtt://host:port or mqtts://...),
+# the topic prefix (devices publish to <prefix>/<device id>/readings), the bridge's fixed client id
+# (its persistent session), and minutes before an unacknowledged critical alert escalates.
+MQTT_URL = os.environ.get("MQTT_URL", "")
+SMARTCARE_MQTT_TOPIC_PREFIX = os.environ.get("SMARTCARE_MQTT_TOPIC_PREFIX", "smartcare/devices")
+SMARTCARE_MQTT_CLIENT_ID = os.environ.get("SMARTCARE_MQTT_CLIENT_ID", "smartcare-mqtt-bridge")
+# Equipment telemetry on the same bridge: <prefix>/<asset uid>/telemetry (equipment app).
+SMARTCARE_EQUIPMENT_TOPIC_PREFIX = os.environ.get("SMARTCARE_EQUIPMENT_TOPIC_PREFIX", "smartcare/equipment")
+SMARTCARE_EQUIPMENT_RAW_DAYS = int(os.environ.get("SMARTCARE_EQUIPMENT_RAW_DAYS", "14"))
+SMARTCARE_MONITORING_ESCALATE_MINUTES = env_int("SMARTCARE_MONITORING_ESCALATE_MINUTES", 15)
+
+# Follow-up: days a missed task waits at level 1 before it goes to the department head; days a
+# satisfaction survey stays open; the satisfaction indicator's target (percent); hosts (besides this
+# server's own paths) that may serve education videos: the hospital's own file servers, never a CDN.
+SMARTCARE_FOLLOWUP_ESCALATION_DAYS = env_int("SMARTCARE_FOLLOWUP_ESCALATION_DAYS", 2)
+SMARTCARE_SURVEY_OPEN_DAYS = env_int("SMARTCARE_SURVEY_OPEN_DAYS", 14)
+SMARTCARE_SATISFACTION_TARGET_PERCENT = env_int("SMARTCARE_SATISFACTION_TARGET_PERCENT", 90)
+SMARTCARE_EDUCATION_VIDEO_HOSTS = env_list("SMARTCARE_EDUCATION_VIDEO_HOSTS")
+
 SMARTCARE_HOSPITAL_NAME = os.environ.get("SMARTCARE_HOSPITAL_NAME", "")
+
+# FHIR: the department (national code) that encounters imported from elsewhere are filed under when
+# they name no smartcare department, and the largest request body the FHIR API reads.
+SMARTCARE_FHIR_IMPORT_DEPARTMENT = os.environ.get("SMARTCARE_FHIR_IMPORT_DEPARTMENT", "02")
+SMARTCARE_FHIR_MAX_BODY_MB = env_int("SMARTCARE_FHIR_MAX_BODY_MB", 50)
+
+# HL7 v2 and DICOM: the facility named in our ACKs (MSH-4); where DICOM files are stored; the PACS
+# read over DICOMweb when set (Orthanc: http://pacs:8042/dicom-web) with a bearer token or basic auth.
+SMARTCARE_HL7_FACILITY = os.environ.get("SMARTCARE_HL7_FACILITY", "SMARTCARE")
+SMARTCARE_DICOM_DIR = os.environ.get("SMARTCARE_DICOM_DIR", str(VAR_DIR / "dicom"))
+SMARTCARE_DICOMWEB_URL = os.environ.get("SMARTCARE_DICOMWEB_URL", "")
+SMARTCARE_DICOMWEB_TOKEN = os.environ.get("SMARTCARE_DICOMWEB_TOKEN", "")
+SMARTCARE_DICOMWEB_USER = os.environ.get("SMARTCARE_DICOMWEB_USER", "")
+SMARTCARE_DICOMWEB_PASSWORD = os.environ.get("SMARTCARE_DICOMWEB_PASSWORD", "")
+SMARTCARE_DICOMWEB_TIMEOUT = env_int("SMARTCARE_DICOMWEB_TIMEOUT", 15)
+
+# Workforce: threads the roster solver (CP-SAT) uses in the worker.
+SMARTCARE_ROSTER_SOLVER_WORKERS = env_int("SMARTCARE_ROSTER_SOLVER_WORKERS", 2)
+
+# Billing: payment providers (dotted paths), QR order expiry, the refund approval threshold
+# (yuan of charges), the public base URL given to providers for their callbacks (empty: the
+# request's own host), and the sandbox QR gateway's secret (empty: derived from SECRET_KEY).
+SMARTCARE_PAYMENT_PROVIDERS = env_list(
+    "SMARTCARE_PAYMENT_PROVIDERS",
+    default=[
+        "smartcare.billing.providers.cashier.CashierProvider",
+        "smartcare.billing.providers.sandbox.SandboxQrProvider",
+    ],
+)
+SMARTCARE_PAYMENT_EXPIRY_MINUTES = env_int("SMARTCARE_PAYMENT_EXPIRY_MINUTES", 15)
+SMARTCARE_REFUND_APPROVAL_THRESHOLD = os.environ.get("SMARTCARE_REFUND_APPROVAL_THRESHOLD", "200.00")
+SMARTCARE_PUBLIC_URL = os.environ.get("SMARTCARE_PUBLIC_URL", "")
+SMARTCARE_SANDBOX_PAY_SECRET = os.environ.get("SMARTCARE_SANDBOX_PAY_SECRET", "")

@@ -9,12 +9,18 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-import smartcare.simulation.emr_demo  # noqa: F401 (registers its generator)
+import smartcare.simulation.emr_demo
+import smartcare.simulation.equipment_demo
+import smartcare.simulation.followup_demo
+import smartcare.simulation.health_demo
+import smartcare.simulation.interop_demo
+import smartcare.simulation.monitoring_demo
+import smartcare.simulation.workforce_demo  # noqa: F401 (registers its generator)
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
 from smartcare.core import context
 from smartcare.organization.models import Hospital
-from smartcare.simulation import cdss_demo, foundation, scheduling_demo, triage_demo  # noqa: F401 (registers generators)
+from smartcare.simulation import billing_demo, cdss_demo, foundation, scheduling_demo, triage_demo  # noqa: F401 (registers generators)
 from smartcare.simulation.registry import DemoContext, generators
 
 
