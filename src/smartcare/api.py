@@ -16,6 +16,7 @@ from smartcare.notifications.api import router as notifications_router
 from smartcare.organization.api import router as organization_router
 from smartcare.patients.api import router as patients_router
 from smartcare.scheduling.api import router as scheduling_router
+from smartcare.telemedicine.api import router as telemedicine_router
 from smartcare.triage.api import router as triage_router
 from smartcare.workforce.api import router as workforce_router
 
@@ -36,3 +37,4 @@ api.add_router("/interop/", interop_router)
 api.add_router("/workforce/", workforce_router)
 api.add_router("/equipment/", equipment_router)
 api.add_router("/health/", health_router)
+api.add_router("/telemedicine/", telemedicine_router)

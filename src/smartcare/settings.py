@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "smartcare.workforce",
     "smartcare.equipment",
     "smartcare.health",
+    "smartcare.telemedicine",
     "smartcare.interop",
     "smartcare.simulation",
     "smartcare.web",

@@ -23,6 +23,7 @@ urlpatterns = [
     path("workforce/", include("smartcare.workforce.urls")),
     path("equipment/", include("smartcare.equipment.urls")),
     path("health/", include("smartcare.health.urls")),
+    path("telemedicine/", include("smartcare.telemedicine.urls")),
     path("interop/", include("smartcare.interop.urls")),
     path("fhir/R4/", include("smartcare.interop.fhir.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

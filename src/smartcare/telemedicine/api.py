@@ -1,0 +1,7 @@
+"""Remote consultation API."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["telemedicine"])
