@@ -40,3 +40,14 @@ def test_demo_health_year(h: TestHospital) -> None:
     assert effect.risk_enrolled.estimate is not None and effect.risk_enrolled.estimate < 0
     indicator = selectors.risk_reduction_indicator(clock.today() - dt.timedelta(days=365), clock.today())
     assert indicator.evaluated >= 3 and indicator.share is not None
+    # Diagnoses of type 2 diabetes during the year, after the first assessment, for the models.
+    from smartcare.emr.models import Problem
+
+    new = Problem.objects.filter(icd10_id="E11.9", comment="demo")
+    assert new.exists()
+    first = {
+        r.patient_id: r.computed_at
+        for r in RiskAssessment.objects.filter(model="findrisc").order_by("-computed_at")
+    }
+    assert all(p.created_at > first[p.patient_id] for p in new)
+    assert "new diabetes diagnoses" in logs[0]

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.utils.translation import gettext as _
 from sklearn.calibration import calibration_curve
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -67,7 +68,7 @@ def _estimator(algorithm: str, seed: int) -> Any:
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     if algorithm == Algorithm.GRADIENT_BOOSTING:
         return GradientBoostingClassifier(n_estimators=100, max_depth=2, learning_rate=0.1, random_state=seed)
-    raise TrainingRefused(reason=str(algorithm))
+    raise TrainingRefused(reason=_("unknown algorithm %(name)s") % {"name": algorithm})
 
 
 def _calibration(y: np.ndarray, p: np.ndarray) -> list[dict[str, float]]:
@@ -85,7 +86,10 @@ def evaluate_split(
     rows = sorted(rows, key=lambda r: r.index_date)
     complete = [r for r in rows if all(isinstance(r.features.get(f), int | float) for f in features)]
     if len(complete) < MIN_EXAMPLES:
-        raise TrainingRefused(reason=f"{len(complete)} complete examples, at least {MIN_EXAMPLES} needed")
+        raise TrainingRefused(
+            reason=_("%(count)s complete examples, at least %(needed)s needed")
+            % {"count": len(complete), "needed": MIN_EXAMPLES}
+        )
     cut = int(len(complete) * (1 - TEST_SHARE))
     train, test = complete[:cut], complete[cut:]
     y_train = np.array([r.outcome for r in train], dtype=int)
@@ -94,7 +98,16 @@ def evaluate_split(
         events = int(y.sum())
         if events < MIN_EVENTS or len(y) - events < MIN_EVENTS:
             raise TrainingRefused(
-                reason=f"the {name} set has {events} outcomes among {len(y)}; at least {MIN_EVENTS} of each class needed"
+                reason=(
+                    _(
+                        "the training set has %(events)s outcomes among %(count)s; at least %(needed)s of each class needed"
+                    )
+                    if name == "training"
+                    else _(
+                        "the test set has %(events)s outcomes among %(count)s; at least %(needed)s of each class needed"
+                    )
+                )
+                % {"events": events, "count": len(y), "needed": MIN_EVENTS}
             )
     estimator = _estimator(algorithm, seed)
     estimator.fit(_matrix(train, features), y_train)
@@ -157,9 +170,9 @@ def train_model(
     """Train, evaluate and store a candidate version (never used for patients until promoted)."""
     require_capability(actor, "health.models")
     if outcome not in Outcome.values:
-        raise TrainingRefused(reason=f"unknown outcome {outcome}")
+        raise TrainingRefused(reason=_("unknown outcome %(name)s") % {"name": outcome})
     if algorithm not in Algorithm.values:
-        raise TrainingRefused(reason=f"unknown algorithm {algorithm}")
+        raise TrainingRefused(reason=_("unknown algorithm %(name)s") % {"name": algorithm})
     estimator, metrics = evaluate_split(rows, FEATURES, algorithm, seed)
     buffer = io.BytesIO()
     pickle.dump(estimator, buffer)
@@ -184,7 +197,7 @@ def train_model(
 def load(model: TrainedModel) -> Any:
     data = bytes(model.artifact)
     if hashlib.sha256(data).hexdigest() != model.artifact_sha256:
-        raise TrainingRefused(reason="the stored model does not match its checksum")
+        raise TrainingRefused(reason=_("the stored model does not match its checksum"))
     return pickle.loads(data)  # noqa: S301 - our own artifact, checksum verified
 
 

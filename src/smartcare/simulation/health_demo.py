@@ -350,11 +350,13 @@ class _Builder:
         LifestyleAnswers.objects.bulk_create(self.answers, batch_size=1000)
         RiskAssessment.objects.bulk_create(assessments, batch_size=500)
         self.enrol_and_advise(plans)
+        self.new_diabetes(plans, onsets)
         model = self.train()
         self.ctx.log(
             f"health: {len(patients)} patients with risk inputs, {len(assessments)} risk assessments, "
             f"{self.counts['enrolled']} enrolled, {self.counts['advice']} advice, {self.counts['reports']} adherence "
-            f"reports, trained model: {model} ({time.monotonic() - started:.1f}s)"
+            f"reports, {self.counts['new_diabetes']} new diabetes diagnoses, trained model: {model} "
+            f"({time.monotonic() - started:.1f}s)"
         )
 
     def enrol_and_advise(self, plans: list[dict[str, Any]]) -> None:
@@ -441,6 +443,39 @@ class _Builder:
                     day += dt.timedelta(days=7)
         AdherenceReport.objects.bulk_create(reports, batch_size=2000)
         self.counts["reports"] = len(reports)
+
+    def new_diabetes(self, plans: list[dict[str, Any]], onsets: dict[int, dt.datetime]) -> None:
+        """Type 2 diabetes diagnosed during the year, more often the higher the baseline FINDRISC
+        score (about 1, 4, 17, 33 and 50% in its five bands over ten years, compressed into the
+        months of the demo year), so the hospital's own model has outcomes to learn from."""
+        band_risk = [(7, 0.01), (12, 0.04), (15, 0.17), (21, 0.33), (99, 0.5)]
+        problems: list[Problem] = []
+        for plan in plans:
+            patient, when = plan["patient"], plan["when"]
+            if plan["demo"] or plan["values"].get("diabetes") or patient.pk in onsets:
+                continue
+            findrisc = next((r for r in plan["baseline"] if r.model == "findrisc"), None)
+            if findrisc is None:
+                continue
+            score = findrisc.score or 0
+            risk = next(r for limit, r in band_risk if score < limit)
+            # A demo year stands for the years of follow-up: the ten-year risk, scaled up.
+            if self.rng.random() >= min(0.9, risk * 2.5):
+                continue
+            latest = self.today - dt.timedelta(days=1)
+            onset_day = min(latest, when.date() + dt.timedelta(days=self.rng.randint(30, 300)))
+            problems.append(
+                Problem(
+                    patient=patient,
+                    icd10_id="E11.9",
+                    onset=onset_day,
+                    comment="demo",
+                    recorded_by=self.recorder,
+                    created_at=self.at(onset_day, 11),
+                )
+            )
+        Problem.objects.bulk_create(problems, batch_size=500)
+        self.counts["new_diabetes"] = len(problems)
 
     def train(self) -> str:
         from smartcare.health import training
