@@ -106,6 +106,19 @@ def _reset_axes_cache(_cache_per_worker: Any) -> Any:
 
 
 @pytest.fixture()
+def english(settings: Any) -> Any:
+    """English for tests that read English messages: the default language is zh-Hans, and every
+    string is translated, so without this they would read Chinese. Covers direct calls and test
+    client requests without an Accept-Language header (the middleware falls back to
+    LANGUAGE_CODE). Opt in with ``pytestmark = pytest.mark.usefixtures("english")``."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture()
 def hospital(db: Any) -> Any:
     from tests.factories import build_hospital
 

@@ -23,6 +23,9 @@ from smartcare.equipment.errors import NotEnoughFailureHistory
 from smartcare.equipment.models import Asset, EquipmentAlert, FailurePrediction, TelemetryRollup, WorkOrder
 from tests.equipment.conftest import Registered
 
+# Messages are read in English (the default language is zh-Hans, fully translated).
+pytestmark = pytest.mark.usefixtures("english")
+
 CMAPSS = Path(__file__).resolve().parents[3] / "shared" / "data" / "cmapss"
 if not CMAPSS.exists():
     CMAPSS = Path("/work/shared/data/cmapss")

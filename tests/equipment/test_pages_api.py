@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from django.test import Client
 
 from smartcare.equipment.models import Asset, WorkOrder
 from tests.equipment.conftest import Registered
+
+# Messages are read in English (the default language is zh-Hans, fully translated).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def api(client: Client, method: str, path: str, body: Any = None) -> Any:

@@ -19,6 +19,9 @@ from smartcare.scheduling.models import Appointment, ExamType, ScheduleTemplate
 from smartcare.scheduling.services import build_session
 from tests.equipment.conftest import Registered
 
+# Messages are read in English (the default language is zh-Hans, fully translated).
+pytestmark = pytest.mark.usefixtures("english")
+
 MONDAY = dt.date(2026, 11, 16)
 
 

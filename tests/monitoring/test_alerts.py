@@ -21,6 +21,9 @@ from smartcare.notifications.models import Notification
 from tests.factories import TestHospital, staff
 from tests.monitoring.conftest import Monitored
 
+# Messages are read in English (the default language is zh-Hans, fully translated).
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def send(
     m: Monitored,

@@ -28,6 +28,9 @@ from smartcare.monitoring.models import Device, IngestRejection, Reading
 from tests.factories import TestHospital
 from tests.monitoring.conftest import Monitored, bp_observation, quantity_observation
 
+# Messages are read in English (the default language is zh-Hans, fully translated).
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def post(credential: str, body: Any) -> Any:
     return Client().post(

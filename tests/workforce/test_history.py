@@ -18,6 +18,9 @@ from smartcare.workforce.errors import InvalidPeriod, InvalidWorkloadFile
 from smartcare.workforce.models import WorkloadRecord
 from tests.factories import PatientFactory
 
+# Messages are read in English (the default language is zh-Hans, fully translated).
+pytestmark = pytest.mark.usefixtures("english")
+
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = dt.date(2026, 3, 2)  # a Monday
 

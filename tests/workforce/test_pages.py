@@ -20,6 +20,9 @@ from smartcare.workforce.models import RosterRequirement, ShiftFeedback, Workloa
 from tests.factories import login
 from tests.workforce.world import Ward, add_history, make_ward, written_roster
 
+# Messages are read in English (the default language is zh-Hans, fully translated).
+pytestmark = pytest.mark.usefixtures("english")
+
 
 @pytest.fixture()
 def ward(hospital: Any) -> Ward:

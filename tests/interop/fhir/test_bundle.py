@@ -6,6 +6,8 @@ import json
 import random
 from typing import Any
 
+import pytest
+
 from smartcare.audit.models import AuditEvent
 from smartcare.emr.models import Encounter, Observation, VitalSign
 from smartcare.interop.fhir.datatypes import RESIDENT_ID_SYSTEM
@@ -14,6 +16,9 @@ from smartcare.interop.models import FhirResource, ImportRun, SourceRecord
 from smartcare.patients.models import Patient
 from tests.factories import make_national_id
 from tests.interop.fhir.conftest import issue_code, post
+
+# Messages are read in English (the default language is zh-Hans, fully translated).
+pytestmark = pytest.mark.usefixtures("english")
 
 BASE = "/fhir/R4/"
 
