@@ -7,6 +7,7 @@ in-memory channel layer. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -332,3 +333,19 @@ SMARTCARE_PAYMENT_EXPIRY_MINUTES = env_int("SMARTCARE_PAYMENT_EXPIRY_MINUTES", 1
 SMARTCARE_REFUND_APPROVAL_THRESHOLD = os.environ.get("SMARTCARE_REFUND_APPROVAL_THRESHOLD", "200.00")
 SMARTCARE_PUBLIC_URL = os.environ.get("SMARTCARE_PUBLIC_URL", "")
 SMARTCARE_SANDBOX_PAY_SECRET = os.environ.get("SMARTCARE_SANDBOX_PAY_SECRET", "")
+
+# Telemedicine: STUN/TURN servers for WebRTC as JSON, e.g.
+# [{"urls": "stun:stun.example.org:3478"}, {"urls": "turn:turn.example.org", "username": "u", "credential": "p"}]
+# (default none: the browsers find each other on the same network or on localhost); answer windows
+# per urgency (hours); the ICD-10 characters compared for concordance (3: the category); the
+# expert's record access after accepting and after answering (days); room link lifetime (seconds).
+TELEMEDICINE_ICE_SERVERS = json.loads(os.environ.get("SMARTCARE_TELEMEDICINE_ICE_SERVERS", "") or "[]")
+TELEMEDICINE_RESPONSE_HOURS = {
+    "routine": float(os.environ.get("SMARTCARE_TELEMEDICINE_ROUTINE_HOURS", "24")),
+    "urgent": float(os.environ.get("SMARTCARE_TELEMEDICINE_URGENT_HOURS", "4")),
+    "emergency": float(os.environ.get("SMARTCARE_TELEMEDICINE_EMERGENCY_HOURS", "1")),
+}
+TELEMEDICINE_CONCORDANCE_LEVEL = env_int("SMARTCARE_TELEMEDICINE_CONCORDANCE_LEVEL", 3)
+TELEMEDICINE_ACCESS_DAYS = env_int("SMARTCARE_TELEMEDICINE_ACCESS_DAYS", 7)
+TELEMEDICINE_ACCESS_AFTER_ANSWER_DAYS = env_int("SMARTCARE_TELEMEDICINE_ACCESS_AFTER_ANSWER_DAYS", 3)
+TELEMEDICINE_ROOM_TOKEN_SECONDS = env_int("SMARTCARE_TELEMEDICINE_ROOM_TOKEN_SECONDS", 7200)

@@ -100,3 +100,14 @@ register(NavItem(_("Inbox"), "notifications:inbox", "notifications.inbox", "enve
 register(NavItem(_("Administration"), "admin:index", "admin.master_data", "gear", 95))
 register(NavItem(_("Equipment"), "equipment:board", "equipment.view", "cpu", 72))
 register(NavItem(_("Work orders"), "equipment:work_orders", "equipment.view", "tools", 73))
+register(
+    NavItem(_("Remote consultation"), "telemedicine:worklist", "telemedicine.consult", "camera-video", 19)
+)
+register(
+    NavItem(
+        _("Discordant consultations"), "telemedicine:quality", "telemedicine.review", "clipboard-check", 74
+    )
+)
+register(
+    NavItem(_("Consultation indicators"), "telemedicine:indicators", "telemedicine.reports", "graph-up", 75)
+)

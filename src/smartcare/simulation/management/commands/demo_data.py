@@ -15,6 +15,7 @@ import smartcare.simulation.followup_demo
 import smartcare.simulation.health_demo
 import smartcare.simulation.interop_demo
 import smartcare.simulation.monitoring_demo
+import smartcare.simulation.telemedicine_demo
 import smartcare.simulation.workforce_demo  # noqa: F401 (registers its generator)
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
