@@ -87,3 +87,26 @@ def low_contrast(page: Any, selector: str, minimum: float = 4.5) -> list[str]:
         if ratio < minimum:
             found.append(f"{element.inner_text().strip()!r} ({ratio:.1f}:1)")
     return found
+
+
+def open_phone_menu(page: Any) -> None:
+    """Tap the phone menu button and wait until Bootstrap has finished opening the menu.
+
+    A click on an item while the menu is still sliding open can land on nothing, so wait for
+    the end state (``show`` without ``collapsing``) before the caller clicks inside it.
+    """
+    page.click(".navbar-toggler")
+    page.wait_for_function(
+        "() => { const m = document.getElementById('mainnav');"
+        " return m.classList.contains('show') && !m.classList.contains('collapsing'); }"
+    )
+
+
+def toggle_elderly_mode(page: Any) -> None:
+    """Press the elderly-mode switch and wait for the page it posts to have loaded.
+
+    The switch is a form post followed by a redirect; on a loaded machine that round trip can
+    take longer than an assertion's default wait, so wait for the navigation itself.
+    """
+    with page.expect_navigation(wait_until="load", timeout=30_000):
+        page.click("[data-testid=elderly-toggle]")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import sign_in
+from tests.browser.pages import open_phone_menu, sign_in, toggle_elderly_mode
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
@@ -61,8 +61,8 @@ def test_patient_sees_risk_and_advice_reports_adherence_and_the_doctor_sees_it(
     expect(advice).to_contain_text("Stop smoking")
     assert page.evaluate(NO_HORIZONTAL_SCROLL)
 
-    page.click(".navbar-toggler")  # on a phone the switch is in the menu
-    page.click("[data-testid=elderly-toggle]")
+    open_phone_menu(page)  # on a phone the switch is in the menu
+    toggle_elderly_mode(page)
     expect(page.locator("body")).to_contain_class("elderly")
     page.goto("/health/me/")
     assert page.evaluate(NO_HORIZONTAL_SCROLL)

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import CJK, assert_en_text, assert_zh_text, low_contrast, sign_in
+from tests.browser.pages import (
+    CJK,
+    assert_en_text,
+    assert_zh_text,
+    low_contrast,
+    open_phone_menu,
+    sign_in,
+    toggle_elderly_mode,
+)
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
@@ -80,7 +88,7 @@ def test_elderly_mode_enlarges_text_and_is_remembered(hospital: Any, new_context
     expect(body).not_to_contain_class("elderly")
     standard = body_font_size(page)
 
-    page.click("[data-testid=elderly-toggle]")
+    toggle_elderly_mode(page)
     expect(body).to_contain_class("elderly")
     enlarged = body_font_size(page)
     assert enlarged > standard, f"elderly mode font {enlarged}px is not larger than {standard}px"
@@ -90,7 +98,7 @@ def test_elderly_mode_enlarges_text_and_is_remembered(hospital: Any, new_context
     hospital.user("patient").refresh_from_db()
     assert hospital.user("patient").elderly_mode is True
 
-    page.click("[data-testid=elderly-toggle]")
+    toggle_elderly_mode(page)
     expect(body).not_to_contain_class("elderly")
     assert body_font_size(page) == standard
 
@@ -104,12 +112,12 @@ def test_elderly_mode_keeps_links_and_buttons_readable(
     page = new_context("zh-hans", **(PHONE if viewport == "phone" else {})).new_page()
     sign_in(page, "patient")
     if viewport == "phone":
-        page.click(".navbar-toggler")
+        open_phone_menu(page)
         expect(page.locator("[data-testid=elderly-toggle]")).to_be_visible()
-    page.click("[data-testid=elderly-toggle]")
+    toggle_elderly_mode(page)
     expect(page.locator("body")).to_contain_class("elderly")
     if viewport == "phone":
-        page.click(".navbar-toggler")
+        open_phone_menu(page)
         expect(page.locator("[data-testid=logout]")).to_be_visible()
     unreadable = low_contrast(page, "a, button")
     assert not unreadable, f"low-contrast text in elderly mode: {unreadable}"
@@ -120,7 +128,7 @@ def test_elderly_mode_on_a_kiosk_without_signing_in(hospital: Any, new_context: 
     page = new_context("zh-hans").new_page()
     page.goto("/accounts/login/")
     standard = body_font_size(page)
-    page.click("[data-testid=elderly-toggle]")
+    toggle_elderly_mode(page)
     expect(page.locator("body")).to_contain_class("elderly")
     assert body_font_size(page) > standard
     assert "/accounts/login/" in page.url
