@@ -11,11 +11,14 @@ from smartcare.followup.api import router as followup_router
 from smartcare.health.api import router as health_router
 from smartcare.interop.api import router as interop_router
 from smartcare.knowledge.api import router as knowledge_router
+from smartcare.kpi.api import router as kpi_router
 from smartcare.monitoring.api import router as monitoring_router
 from smartcare.notifications.api import router as notifications_router
 from smartcare.organization.api import router as organization_router
 from smartcare.patients.api import router as patients_router
+from smartcare.research.api import router as research_router
 from smartcare.scheduling.api import router as scheduling_router
+from smartcare.simulation.api import router as simulation_router
 from smartcare.telemedicine.api import router as telemedicine_router
 from smartcare.triage.api import router as triage_router
 from smartcare.workforce.api import router as workforce_router
@@ -38,3 +41,6 @@ api.add_router("/workforce/", workforce_router)
 api.add_router("/equipment/", equipment_router)
 api.add_router("/health/", health_router)
 api.add_router("/telemedicine/", telemedicine_router)
+api.add_router("/research/", research_router)
+api.add_router("/kpi/", kpi_router)
+api.add_router("/simulation/", simulation_router)

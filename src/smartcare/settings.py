@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "smartcare.health",
     "smartcare.telemedicine",
     "smartcare.interop",
+    "smartcare.research",
+    "smartcare.kpi",
     "smartcare.simulation",
     "smartcare.web",
 ]

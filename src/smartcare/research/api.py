@@ -1,0 +1,7 @@
+"""research API."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["research"])
