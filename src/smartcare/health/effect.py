@@ -22,8 +22,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scipy import stats
-
 from smartcare.health.choices import ADHERENCE_SCORE
 
 MIN_FOLLOW_UP_DAYS = 90
@@ -95,6 +93,15 @@ class Effect:
     reduced_adherent: Share
 
 
+def _quantile(distribution: str, q: float, df: float | None = None) -> float:
+    # scipy.stats is imported on first use: importing it costs about a second at start-up.
+    from scipy import stats
+
+    if distribution == "t":
+        return float(stats.t.ppf(q, df))
+    return float(stats.norm.ppf(q))
+
+
 def mean_interval(values: Sequence[float], level: float = 0.95) -> Interval:
     n = len(values)
     if n == 0:
@@ -103,7 +110,7 @@ def mean_interval(values: Sequence[float], level: float = 0.95) -> Interval:
     if n == 1:
         return Interval(mean, None, None, 1)
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf((1 + level) / 2, n - 1)) * sd / math.sqrt(n)
+    half = _quantile("t", (1 + level) / 2, n - 1) * sd / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, n)
 
 
@@ -120,14 +127,14 @@ def difference_interval(a: Sequence[float], b: Sequence[float], level: float = 0
     if se2 == 0:
         return Interval(ma - mb, ma - mb, ma - mb, na + nb)
     df = se2**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
-    half = float(stats.t.ppf((1 + level) / 2, df)) * math.sqrt(se2)
+    half = _quantile("t", (1 + level) / 2, df) * math.sqrt(se2)
     return Interval(ma - mb, ma - mb - half, ma - mb + half, na + nb)
 
 
 def wilson(count: int, n: int, level: float = 0.95) -> Share:
     if n == 0:
         return Share(0, 0, None, None, None)
-    z = float(stats.norm.ppf((1 + level) / 2))
+    z = _quantile("norm", (1 + level) / 2)
     p = count / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)

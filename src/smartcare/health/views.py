@@ -23,7 +23,7 @@ from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
 from smartcare.core.errors import CodedError, InvalidInput, NotFound
 from smartcare.core.permissions import has_capability, require_capability
-from smartcare.health import equations, selectors, services, training
+from smartcare.health import equations, selectors, services
 from smartcare.health.choices import Adherence, Algorithm, FamilyHistory, ModelStatus, Outcome
 from smartcare.health.models import LifestyleAnswers, Programme, TrainedModel
 from smartcare.patients.access import access_patient
@@ -167,6 +167,8 @@ def models(request: HttpRequest) -> HttpResponse:
         try:
             if action == "train":
                 outcome = request.POST.get("outcome", "")
+                from smartcare.health import training  # scikit-learn loads on first use
+
                 rows = training.examples_from_records(outcome) if outcome in Outcome.values else []
                 model = training.train_model(user, outcome, request.POST.get("algorithm", ""), rows)
                 messages.success(

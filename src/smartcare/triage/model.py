@@ -22,15 +22,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import joblib
 from django.conf import settings
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.naive_bayes import ComplementNB
-from sklearn.pipeline import Pipeline
 
 from smartcare.triage.graph import PEDIATRIC, Graph
 from smartcare.triage.intents import load_intents
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,12 @@ def generate(graph: Graph, per_disease: int = PER_DISEASE, seed: int = SEED) -> 
 
 
 def build_pipeline() -> Pipeline:
+    # scikit-learn is imported here, not at module level: it costs about a second, and every
+    # process that imports the URL configuration (CLI commands, test workers) would pay it.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.naive_bayes import ComplementNB
+    from sklearn.pipeline import Pipeline
+
     return Pipeline(
         [
             (
@@ -174,6 +180,8 @@ def train(graph: Graph, labelled: list[Example]) -> Pipeline:
 
 
 def load_or_train(graph: Graph, labelled: list[Example]) -> tuple[Pipeline, str]:
+    import joblib
+
     version = fingerprint(graph.version, labelled)
     path = model_dir() / f"model-{version}.joblib"
     if path.exists():
