@@ -183,6 +183,38 @@ def _bill_for_encounter(encounter: Any) -> Bill:
     )
 
 
+def build_charge(
+    bill: Bill,
+    item: CatalogItem,
+    price: Price,
+    quantity: Decimal,
+    *,
+    service_date: dt.date,
+    source: str,
+    **extra: Any,
+) -> Charge:
+    """An unsaved charge of ``quantity`` of ``item`` at ``price``, with the item's names, unit and
+    insurance category copied as they are today (the one place a charge row is composed; the demo
+    builds its year of charges with it in bulk)."""
+    return Charge(
+        bill=bill,
+        patient_id=bill.patient_id,
+        item=item,
+        price=price,
+        kind=item.kind,
+        name_zh=item.name_zh,
+        name_en=item.name_en,
+        unit=item.unit,
+        insurance_category=item.insurance_category,
+        unit_price=price.amount,
+        quantity=quantity,
+        amount=round_fen(price.amount * quantity),
+        service_date=service_date,
+        source=source,
+        **extra,
+    )
+
+
 def add_charge(
     bill: Bill,
     item: CatalogItem,
@@ -203,23 +235,16 @@ def add_charge(
         raise NotPriced(item=item.code, date=timezone.localtime(moment).date().isoformat())
     try:
         with transaction.atomic():
-            charge = Charge.objects.create(
-                bill=bill,
-                patient_id=bill.patient_id,
-                item=item,
-                price=price,
-                kind=item.kind,
-                name_zh=item.name_zh,
-                name_en=item.name_en,
-                unit=item.unit,
-                insurance_category=item.insurance_category,
-                unit_price=price.amount,
-                quantity=quantity,
-                amount=round_fen(price.amount * quantity),
+            charge = build_charge(
+                bill,
+                item,
+                price,
+                quantity,
                 service_date=service_date,
                 source=source,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
+            charge.save(force_insert=True)
     except IntegrityError:
         return None  # the same source charged by a concurrent request
     record(

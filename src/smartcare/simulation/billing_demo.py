@@ -146,23 +146,8 @@ class Builder:
     ) -> Charge | None:
         if item is None:
             return None
-        price = self.prices[item.pk]
-        return Charge(
-            bill=bill,
-            patient_id=bill.patient_id,
-            item=item,
-            price=price,
-            kind=item.kind,
-            name_zh=item.name_zh,
-            name_en=item.name_en,
-            unit=item.unit,
-            insurance_category=item.insurance_category,
-            unit_price=price.amount,
-            quantity=quantity,
-            amount=round_fen(price.amount * quantity),
-            service_date=day,
-            source=source,
-            created_at=at,
+        return services.build_charge(
+            bill, item, self.prices[item.pk], quantity, service_date=day, source=source, created_at=at
         )
 
     def settle(
