@@ -111,3 +111,20 @@ class RateLimited(CodedError):
     status = 429
     title = _("Too many requests")
     message = _("Too many requests; please wait and try again.")
+
+
+def show_on_page(request: Any, exc: CodedError) -> None:
+    """Show a refused action as a message on the page the user is sent back to.
+
+    "Not allowed" and "not found" are raised again instead, so that they get the error page (and
+    the same 404 whether the object is hidden or missing), as everywhere else.
+    """
+    from django.contrib import messages
+
+    if exc.status in (401, 403, 404):
+        raise exc
+    text = f"{exc.code}: {exc.detail}"
+    errors = getattr(exc, "errors", None) or {}
+    if errors:
+        text += " " + "; ".join(f"{name}: {' '.join(str(m) for m in msgs)}" for name, msgs in errors.items())
+    messages.error(request, text)

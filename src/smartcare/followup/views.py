@@ -25,7 +25,7 @@ from smartcare.accounts.models import User
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
 from smartcare.core import clock
-from smartcare.core.errors import CodedError, InvalidInput, NotFound
+from smartcare.core.errors import CodedError, InvalidInput, NotFound, show_on_page
 from smartcare.core.permissions import has_capability, require_capability
 from smartcare.followup import selectors, services
 from smartcare.followup.choices import (
@@ -68,18 +68,6 @@ def _pk(value: Any) -> int:
         return int(str(value))
     except (TypeError, ValueError):
         raise NotFound() from None
-
-
-def _show_error(request: HttpRequest, exc: CodedError) -> None:
-    """A refused action is shown on the page it came from; "not allowed" and "not found" get the
-    error page, as everywhere."""
-    if exc.status in (401, 403, 404):
-        raise exc
-    text = f"{exc.code}: {exc.detail}"
-    errors = getattr(exc, "errors", None) or {}
-    if errors:
-        text += " " + "; ".join(f"{name}: {' '.join(str(m) for m in msgs)}" for name, msgs in errors.items())
-    messages.error(request, text)
 
 
 # --- Questionnaire forms (shared by patients and the care team) ------------------------------------------
@@ -242,10 +230,10 @@ def task(request: HttpRequest, task_id: int) -> HttpResponse:
             return redirect("followup:task", task_id=found.pk)
         except InvalidAnswers as exc:
             errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
-            _show_error(request, exc)
+            show_on_page(request, exc)
             status = 400
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
             return redirect("followup:task", task_id=found.pk)
         found.refresh_from_db()
     response_row = getattr(found, "response", None) if found.kind == TaskKind.QUESTIONNAIRE else None
@@ -336,7 +324,7 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
             else:
                 raise InvalidInput(_("Unknown action."), field="action")
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
         return redirect("followup:patient", patient_id=found.pk)
     department = getattr(getattr(user, "practitioner", None), "department", None)
     series = selectors.score_trends(found)
@@ -412,7 +400,7 @@ def templates(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Template created: add its tasks."))
             return redirect("followup:template", template_id=template.pk)
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
             return redirect("followup:templates")
     rows = CarePlanTemplate.objects.prefetch_related("tasks").order_by("category", "key")
     return render(
@@ -459,7 +447,7 @@ def template(request: HttpRequest, template_id: int) -> HttpResponse:
                 raise InvalidInput(_("Unknown action."), field="action")
             messages.success(request, _("Saved."))
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
         return redirect("followup:template", template_id=found.pk)
     return render(
         request,
@@ -510,7 +498,7 @@ def questionnaires(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Questionnaire created: add its questions."))
             return redirect("followup:questionnaire", questionnaire_id=found.pk)
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
             return redirect("followup:questionnaires")
     return render(
         request,
@@ -607,7 +595,7 @@ def questionnaire(request: HttpRequest, questionnaire_id: int) -> HttpResponse:
                 raise InvalidInput(_("Unknown action."), field="action")
             messages.success(request, _("Saved."))
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
         return redirect("followup:questionnaire", questionnaire_id=found.pk)
     questions = list(found.questions.all().order_by("position", "pk"))
     return render(
@@ -673,7 +661,7 @@ def library(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Education item created."))
             return redirect("followup:education_item", item_id=item.pk)
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
             return redirect("followup:library")
     query = request.GET.get("q", "").strip()
     condition = request.GET.get("condition", "")
@@ -712,7 +700,7 @@ def education_item(request: HttpRequest, item_id: int) -> HttpResponse:
             services.save_education_item(user, _item_data(request.POST), found.pk)
             messages.success(request, _("Saved."))
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
         return redirect("followup:education_item", item_id=found.pk)
     return render(
         request,
@@ -858,7 +846,7 @@ def my_task(request: HttpRequest, task_id: int) -> HttpResponse:
             messages.error(request, f"{exc.code}: {exc.detail}")
             status = 400
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
             return redirect("followup:me")
     delivery = None
     if found.kind == TaskKind.EDUCATION and found.education_item_id:
@@ -911,7 +899,7 @@ def my_survey(request: HttpRequest, invitation_id: int) -> HttpResponse:
             messages.error(request, f"{exc.code}: {exc.detail}")
             status = 400
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
             return redirect("followup:me")
     return render(
         request,

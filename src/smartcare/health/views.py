@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
-from smartcare.core.errors import CodedError, InvalidInput, NotFound
+from smartcare.core.errors import CodedError, InvalidInput, NotFound, show_on_page
 from smartcare.core.permissions import has_capability, require_capability
 from smartcare.health import equations, selectors, services
 from smartcare.health.choices import Adherence, Algorithm, FamilyHistory, ModelStatus, Outcome
@@ -47,16 +47,6 @@ MEASURE_LABELS = {
     "hba1c": gettext_lazy("HbA1c (%)"),
     "weight": gettext_lazy("Weight (kg)"),
 }
-
-
-def _show_error(request: HttpRequest, exc: CodedError) -> None:
-    if exc.status in (401, 403, 404):
-        raise exc
-    text = f"{exc.code}: {exc.detail}"
-    errors = getattr(exc, "errors", None) or {}
-    if errors:
-        text += " " + "; ".join(f"{name}: {' '.join(str(m) for m in msgs)}" for name, msgs in errors.items())
-    messages.error(request, text)
 
 
 # --- Care team ----------------------------------------------------------------------------------
@@ -122,7 +112,7 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
             else:
                 raise InvalidInput(_("Unknown action."), field="action")
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
         return redirect("health:patient", patient_id=found.pk)
     advice = selectors.current_advice(found)
     enrolments = list(selectors.enrolments_of(found))
@@ -185,7 +175,7 @@ def models(request: HttpRequest) -> HttpResponse:
             else:
                 raise InvalidInput(_("Unknown action."), field="action")
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
         return redirect("health:models")
     versions = list(TrainedModel.objects.order_by("outcome", "-version"))
     return render(
@@ -246,7 +236,7 @@ def my_health(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, _("Thank you, your report is saved."))
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
         return redirect("health:me")
     rows = []
     for person in people:
@@ -283,7 +273,7 @@ def my_lifestyle(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Thank you. Your risk has been updated."))
             return redirect("health:me")
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
     last = LifestyleAnswers.objects.filter(patient=own).first()
     return render(
         request,

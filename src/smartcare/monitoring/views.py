@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from smartcare.accounts.choices import Role
 from smartcare.accounts.models import User
 from smartcare.core import clock
-from smartcare.core.errors import CodedError, InvalidInput
+from smartcare.core.errors import CodedError, InvalidInput, show_on_page
 from smartcare.core.permissions import has_capability, require_capability
 from smartcare.monitoring import selectors, services
 from smartcare.monitoring.choices import (
@@ -32,16 +32,6 @@ from smartcare.monitoring.choices import (
     RehabTargetKind,
 )
 from smartcare.monitoring.models import DutyAssignment
-
-
-def _report(request: HttpRequest, exc: CodedError) -> None:
-    """Show a refused write on the page it came from; access errors go to the error page."""
-    if exc.status in (401, 403, 404):
-        raise exc
-    text = f"{exc.code}: {exc.detail}"
-    errors = getattr(exc, "errors", None) or {}
-    details = "; ".join(f"{field}: {' '.join(str(m) for m in texts)}" for field, texts in errors.items())
-    messages.error(request, f"{text} {details}".strip())
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
@@ -125,7 +115,7 @@ def enroll(request: HttpRequest, patient_id: int) -> HttpResponse:
         )
         messages.success(request, _("Home monitoring started."))
     except CodedError as exc:
-        _report(request, exc)
+        show_on_page(request, exc)
     return redirect("monitoring:patient", patient_id=patient_id)
 
 
@@ -142,7 +132,7 @@ def pair_device(request: HttpRequest, patient_id: int) -> HttpResponse:
             model_name=request.POST.get("model_name", ""),
         )
     except CodedError as exc:
-        _report(request, exc)
+        show_on_page(request, exc)
         return redirect("monitoring:patient", patient_id=patient_id)
     # The credential is shown on this response only; it is never stored or shown again.
     return _patient_page(request, patient_id, new_credential={"device": device, "credential": credential})
@@ -157,7 +147,7 @@ def unpair_device(request: HttpRequest, device_id: int) -> HttpResponse:
             request, _("Device %(uid)s unpaired; its credential no longer works.") % {"uid": device.uid}
         )
     except CodedError as exc:
-        _report(request, exc)
+        show_on_page(request, exc)
     return _back(request, "/monitoring/")
 
 
@@ -167,7 +157,7 @@ def rotate_credential(request: HttpRequest, device_id: int) -> HttpResponse:
     try:
         device, credential = services.rotate_device_credential(request.user, device_id)
     except CodedError as exc:
-        _report(request, exc)
+        show_on_page(request, exc)
         return _back(request, "/monitoring/")
     return _patient_page(
         request, device.patient_id or 0, new_credential={"device": device, "credential": credential}
@@ -206,7 +196,7 @@ def thresholds(request: HttpRequest, patient_id: int) -> HttpResponse:
         services.set_thresholds(request.user, patient_id, bounds, reason=request.POST.get("reason", ""))
         messages.success(request, _("Thresholds saved."))
     except CodedError as exc:
-        _report(request, exc)
+        show_on_page(request, exc)
     return redirect("monitoring:patient", patient_id=patient_id)
 
 
@@ -217,7 +207,7 @@ def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
         alert = services.acknowledge_alert(request.user, alert_id, note=request.POST.get("note", ""))
         messages.success(request, _("Alert acknowledged: %(patient)s.") % {"patient": alert.patient.name})
     except CodedError as exc:
-        _report(request, exc)
+        show_on_page(request, exc)
     return _back(request, "/monitoring/")
 
 
@@ -235,7 +225,7 @@ def create_rehab_plan(request: HttpRequest, patient_id: int) -> HttpResponse:
         )
         messages.success(request, _("Rehab plan started."))
     except CodedError as exc:
-        _report(request, exc)
+        show_on_page(request, exc)
     return redirect("monitoring:patient", patient_id=patient_id)
 
 
@@ -253,7 +243,7 @@ def decide_suggestion(request: HttpRequest, suggestion_id: int) -> HttpResponse:
         messages.success(request, _("Decision saved."))
         return redirect("monitoring:patient", patient_id=suggestion.plan.patient_id)
     except CodedError as exc:
-        _report(request, exc)
+        show_on_page(request, exc)
     return _back(request, "/monitoring/")
 
 
@@ -299,7 +289,7 @@ def record_reading(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Reading saved."))
     except CodedError as exc:
-        _report(request, exc)
+        show_on_page(request, exc)
     return redirect("monitoring:me")
 
 
@@ -329,7 +319,7 @@ def duty(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, _("Duty saved."))
         except CodedError as exc:
-            _report(request, exc)
+            show_on_page(request, exc)
         return redirect("monitoring:duty")
     now = clock.now()
     return render(

@@ -27,7 +27,7 @@ from smartcare.accounts.models import User
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
 from smartcare.core import clock
-from smartcare.core.errors import CodedError, InvalidInput
+from smartcare.core.errors import CodedError, InvalidInput, show_on_page
 from smartcare.core.permissions import has_capability, require_capability
 from smartcare.emr.models import Encounter, Note
 from smartcare.interop.models import ImagingStudy
@@ -37,16 +37,6 @@ from smartcare.patients.choices import AccessAction
 from smartcare.telemedicine import selectors, services
 from smartcare.telemedicine.choices import EventKind, Urgency
 from smartcare.telemedicine.models import Consultation
-
-
-def _show_error(request: HttpRequest, exc: CodedError) -> None:
-    if exc.status in (401, 403, 404):
-        raise exc
-    text = f"{exc.code}: {exc.detail}"
-    errors = getattr(exc, "errors", None) or {}
-    if errors:
-        text += " " + "; ".join(f"{name}: {' '.join(str(m) for m in msgs)}" for name, msgs in errors.items())
-    messages.error(request, text)
 
 
 @login_required
@@ -103,7 +93,7 @@ def new_request(request: HttpRequest, patient_id: int) -> HttpResponse:
                 external_hospital=post.get("external_hospital", ""),
             )
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
         else:
             messages.success(request, _("Request %(number)s sent.") % {"number": consultation.number})
             return redirect("telemedicine:consultation", consultation.pk)
@@ -193,7 +183,7 @@ def consultation(request: HttpRequest, consultation_id: int) -> HttpResponse:
         try:
             _act(request, found)
         except CodedError as exc:
-            _show_error(request, exc)
+            show_on_page(request, exc)
         else:
             return redirect("telemedicine:consultation", found.pk)
         found = selectors.consultation_for(user, consultation_id)
