@@ -50,9 +50,11 @@ def assert_en_text(text: str) -> None:
 
 
 def nav_links(page: Any) -> set[str]:
+    """Every page the menu offers: the menu bar's links and those inside its drop-downs."""
     return set(
         page.eval_on_selector_all(
-            "#mainnav .navbar-nav a.nav-link", "els => els.map(e => e.getAttribute('href'))"
+            "#mainnav .navbar-nav a.nav-link, #mainnav .navbar-nav a.dropdown-item",
+            "els => els.map(e => e.getAttribute('href'))",
         )
     )
 

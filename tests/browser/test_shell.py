@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -168,3 +169,20 @@ def test_phone_menu_opens_from_the_toggler(hospital: Any, new_context: Any) -> N
     expect(page.locator("#mainnav a[href='/patients/me/']")).to_be_visible()
     assert page.evaluate(NO_HORIZONTAL_SCROLL)
     assert not CJK.search(page.inner_text("[data-testid=home-title]"))
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_back_office_pages_open_from_their_drop_down(viewport: str, hospital: Any, new_context: Any) -> None:
+    """The operations manager's finance pages sit in one drop-down; a tap opens it, another the page."""
+    page = new_context("en", **(PHONE if viewport == "phone" else {})).new_page()
+    sign_in(page, "manager")
+    if viewport == "phone":
+        open_phone_menu(page)
+    ledger = page.locator("#mainnav a.dropdown-item[href='/billing/ledger/']")
+    expect(ledger).to_be_hidden()
+    page.click("[data-testid=nav-section-finance]")
+    expect(ledger).to_be_visible()
+    ledger.click()
+    expect(page).to_have_url(re.compile(r"/billing/ledger/$"))
+    assert page.evaluate(NO_HORIZONTAL_SCROLL)
