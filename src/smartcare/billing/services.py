@@ -867,31 +867,21 @@ def sync_payment(payment_id: int) -> str:
 def _expire(payment: Payment) -> None:
     """Close an overdue order at the provider first: a payer who paid in the last second is
     kept (the close answers SUCCESS), anyone else can no longer pay it."""
-    status = get_provider(payment.provider).close_order(payment.out_trade_no)
-    if status.paid and status.amount == payment.amount:
-        _apply_paid(payment, transaction_id=status.transaction_id, paid_at=status.paid_at)
-        return
-    payment.status = PaymentStatus.EXPIRED
-    payment.save(update_fields=["status"])
-    Settlement.objects.filter(pk=payment.settlement_id, status=SettlementStatus.PENDING).update(
-        status=SettlementStatus.VOIDED
-    )
-    record(
-        None,
-        AuditAction.UPDATE,
-        patient=payment.patient_id,
-        obj=payment,
-        detail={"event": "payment_expired"},
-        actor_username="billing",
-    )
+    _close_at_provider(payment, PaymentStatus.EXPIRED, None, "payment_expired")
 
 
 def _close_payment(payment: Payment, actor: Any) -> None:
+    _close_at_provider(payment, PaymentStatus.CLOSED, actor, "payment_closed")
+
+
+def _close_at_provider(payment: Payment, outcome: str, actor: Any, event: str) -> None:
+    """Close the order at the provider; if it was paid after all, book the payment, otherwise
+    give it ``outcome`` and void its pending settlement."""
     status = get_provider(payment.provider).close_order(payment.out_trade_no)
     if status.paid and status.amount == payment.amount:
         _apply_paid(payment, transaction_id=status.transaction_id, paid_at=status.paid_at)
         return
-    payment.status = PaymentStatus.CLOSED
+    payment.status = outcome
     payment.save(update_fields=["status"])
     Settlement.objects.filter(pk=payment.settlement_id, status=SettlementStatus.PENDING).update(
         status=SettlementStatus.VOIDED
@@ -901,7 +891,7 @@ def _close_payment(payment: Payment, actor: Any) -> None:
         AuditAction.UPDATE,
         patient=payment.patient_id,
         obj=payment,
-        detail={"event": "payment_closed"},
+        detail={"event": event},
         actor_username="billing",
     )
 
