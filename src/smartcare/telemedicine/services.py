@@ -178,10 +178,23 @@ def _move(consultation: Consultation, target: str) -> None:
     consultation.status = target
 
 
-def _event(consultation: Consultation, kind: str, actor: Any = None, text: str = "") -> ConsultationEvent:
-    return ConsultationEvent.objects.create(
+def _event(
+    consultation: Consultation, kind: str, actor: Any = None, text: str = "", *, audit: str = ""
+) -> ConsultationEvent:
+    """Add ``kind`` to the consultation's timeline; with ``audit``, also record the change in the
+    audit trail under that event name."""
+    event = ConsultationEvent.objects.create(
         consultation=consultation, kind=kind, actor=actor, text=text, at=clock.now()
     )
+    if audit:
+        record(
+            actor,
+            AuditAction.UPDATE,
+            patient=consultation.patient_id,
+            obj=consultation,
+            detail={"event": audit},
+        )
+    return event
 
 
 def _link(consultation: Consultation) -> str:
@@ -407,14 +420,7 @@ def ask_for_information(actor: Any, consultation_id: Any, question: str) -> Cons
     text = _text(question, "question", MAX_QUESTION, required=True)
     _move(consultation, ConsultationStatus.INFO_REQUESTED)
     consultation.save(update_fields=["status", "updated_at"])
-    _event(consultation, EventKind.INFO_REQUESTED, actor, text)
-    record(
-        actor,
-        AuditAction.UPDATE,
-        patient=consultation.patient_id,
-        obj=consultation,
-        detail={"event": "info_requested"},
-    )
+    _event(consultation, EventKind.INFO_REQUESTED, actor, text, audit="info_requested")
     _tell(
         [consultation.requester],
         consultation,
@@ -486,14 +492,7 @@ def decline(actor: Any, consultation_id: Any, reason: str) -> Consultation:
     consultation.save(
         update_fields=["status", "closed_reason", "room_generation", "access_until", "updated_at"]
     )
-    _event(consultation, EventKind.DECLINED, actor, text)
-    record(
-        actor,
-        AuditAction.UPDATE,
-        patient=consultation.patient_id,
-        obj=consultation,
-        detail={"event": "declined"},
-    )
+    _event(consultation, EventKind.DECLINED, actor, text, audit="declined")
     _tell(
         [consultation.requester],
         consultation,
@@ -519,14 +518,7 @@ def cancel(actor: Any, consultation_id: Any, reason: str) -> Consultation:
     consultation.save(
         update_fields=["status", "closed_reason", "room_generation", "access_until", "updated_at"]
     )
-    _event(consultation, EventKind.CANCELLED, actor, text)
-    record(
-        actor,
-        AuditAction.UPDATE,
-        patient=consultation.patient_id,
-        obj=consultation,
-        detail={"event": "cancelled"},
-    )
+    _event(consultation, EventKind.CANCELLED, actor, text, audit="cancelled")
     if consultation.expert:
         _tell(
             [consultation.expert],
