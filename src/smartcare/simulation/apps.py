@@ -6,3 +6,6 @@ class SimulationConfig(AppConfig):
     name = "smartcare.simulation"
     label = "simulation"
     verbose_name = _("Demo hospital and simulation")
+
+    def ready(self) -> None:
+        from smartcare.simulation import roles  # noqa: F401
