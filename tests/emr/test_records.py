@@ -400,6 +400,7 @@ def test_writing_time_indicator(h: TestHospital) -> None:
     stats = selectors.writing_time(department=h.cardiology)
     assert stats.notes == 3 and 479 <= (stats.median_seconds or 0) <= 485
     assert stats.within_target == pytest.approx(2 / 3)
+    assert (4 + 8 + 15) * 60 - 5 <= stats.total_seconds <= (4 + 8 + 15) * 60 + 15  # for means (kpi)
     assert selectors.writing_time(department=h.neurology).notes == 0
 
 

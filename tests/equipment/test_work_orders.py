@@ -148,4 +148,6 @@ def test_maintenance_on_time(ct: Registered) -> None:
         "mtbf_hours",
         "maintenance_on_time",
         "availability",
+        "busy_hours",
+        "available_hours",
     }

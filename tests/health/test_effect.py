@@ -126,6 +126,10 @@ def test_programme_effect_and_indicator_from_the_database(h: TestHospital) -> No
     indicator = selectors.risk_reduction_indicator(clock.today() - dt.timedelta(days=30), clock.today())
     assert (indicator.evaluated, indicator.reduced) == (4, 3)
     assert indicator.share == pytest.approx(0.75)
+    # The same figure split by day and department, as the KPI cockpit stores it.
+    by_day = selectors.risk_reduction_by_day(clock.today() - dt.timedelta(days=30), clock.today())
+    assert tuple(map(sum, zip(*by_day.values(), strict=True))) == (3, 4)
+    assert {department for _day, department in by_day} == {h.cardiology.pk}
     empty = selectors.risk_reduction_indicator(
         clock.today() - dt.timedelta(days=400), clock.today() - dt.timedelta(days=300)
     )

@@ -411,6 +411,7 @@ class WritingTime:
     notes: int
     median_seconds: float | None
     within_target: float | None  # share of notes signed within WRITING_TARGET_SECONDS
+    total_seconds: float = 0.0  # sum of the writing times (for means over several periods)
 
 
 def writing_time(
@@ -433,4 +434,4 @@ def writing_time(
     middle = len(seconds) // 2
     median = float(seconds[middle]) if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) / 2
     within = sum(1 for s in seconds if s <= WRITING_TARGET_SECONDS) / len(seconds)
-    return WritingTime(len(seconds), median, within)
+    return WritingTime(len(seconds), median, within, float(sum(seconds)))

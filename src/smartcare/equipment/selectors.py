@@ -140,7 +140,8 @@ def indicators(start: dt.date, end: dt.date) -> dict[str, Any]:
     """The equipment indicators for the operations cockpit over [start, end] (local dates).
 
     ``utilization``: busy share of the service hours of equipment serving exams (usage telemetry,
-    else bookings); ``downtime_hours`` and ``availability``; ``mtbf_hours``; ``maintenance_on_time``."""
+    else bookings), from ``busy_hours`` and ``available_hours``; ``downtime_hours`` and
+    ``availability``; ``mtbf_hours``; ``maintenance_on_time``."""
     zone = clock.local_now().tzinfo
     begin = dt.datetime.combine(start, dt.time(0), tzinfo=zone)
     finish = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
@@ -156,6 +157,8 @@ def indicators(start: dt.date, end: dt.date) -> dict[str, Any]:
         "end": end.isoformat(),
         "assets": len(assets),
         "utilization": round(min(1.0, busy / available), 4) if available else None,
+        "busy_hours": round(busy, 3),
+        "available_hours": round(available, 3),
         "downtime_hours": rel.downtime_hours,
         "availability": rel.availability,
         "failures": rel.failures,

@@ -283,3 +283,36 @@ def risk_reduction_indicator(start: dt.date, end: dt.date, department: Any = Non
             reduced += pair.relative_reduction >= fx.REDUCTION_TARGET
     share = fx.wilson(reduced, evaluated)
     return RiskReductionIndicator(start, end, evaluated, reduced, share.share, share.low, share.high)
+
+
+def risk_reduction_by_day(start: dt.date, end: dt.date) -> dict[tuple[dt.date, int | None], tuple[int, int]]:
+    """The risk-reduction indicator of ``risk_reduction_indicator`` over ``start`` to ``end``,
+    split by the local day of each patient's follow-up assessment and the enrolling department:
+    ``{(day, department id): (reduced, evaluated)}``. The pairs are computed once for the whole
+    range (the KPI cockpit stores these as daily facts)."""
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+
+    zone = ZoneInfo(settings.TIME_ZONE)
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    since = dt.datetime.combine(start, dt.time(), tzinfo=zone)
+    result: dict[tuple[dt.date, int | None], list[int]] = {}
+    for programme in Programme.objects.all():
+        enrolled, _comparison = fx.programme_pairs(programme, until=until)
+        ids = {p.patient_id for p in enrolled}
+        latest = dict(
+            RiskAssessment.objects.filter(
+                model=programme.risk_model, patient_id__in=ids, computed_at__lt=until
+            )
+            .order_by("computed_at", "pk")
+            .values_list("patient_id", "computed_at")
+        )
+        for pair in enrolled:
+            at = latest.get(pair.patient_id)
+            if at is None or at < since:
+                continue
+            row = result.setdefault((at.astimezone(zone).date(), pair.department_id), [0, 0])
+            row[0] += pair.relative_reduction >= fx.REDUCTION_TARGET
+            row[1] += 1
+    return {key: (reduced, evaluated) for key, (reduced, evaluated) in result.items()}

@@ -6,3 +6,10 @@ class KpiConfig(AppConfig):
     name = "smartcare.kpi"
     label = "kpi"
     verbose_name = _("Operations cockpit")
+
+    def ready(self) -> None:
+        from smartcare.core.periodic import register
+        from smartcare.kpi import roles  # noqa: F401
+        from smartcare.kpi.tasks import compute_recent_facts
+
+        register("kpi.compute_recent_facts", compute_recent_facts.enqueue, every_seconds=3600)

@@ -136,3 +136,30 @@ register_panel(
 )
 register_panel(Panel("web/panels/audit_recent.html", frozenset({Role.AUDITOR}), _audit_recent, 20))
 register_panel(Panel("web/panels/system_status.html", frozenset({Role.IT_ADMIN}), _system_status, 20))
+
+
+# --- operations cockpit (kpi) ---
+def _cockpit_score(request: HttpRequest) -> dict[str, Any]:
+    """The performance score of the current quarter and the indicators off target (the hospital
+    for operations managers, their department for heads)."""
+    from smartcare.core.errors import CodedError
+    from smartcare.kpi import selectors as cockpit
+
+    try:
+        department = cockpit.scope_for(request.user, None)
+    except CodedError:
+        return {}
+    evaluation = cockpit.evaluate(cockpit.default_period(), department)
+    off = [r for r in evaluation.results if r.status == cockpit.OFF_TARGET][:5]
+    return {"evaluation": evaluation, "off": off}
+
+
+register_panel(
+    Panel(
+        "web/panels/cockpit_score.html",
+        frozenset({Role.OPERATIONS_MANAGER, Role.DEPARTMENT_HEAD}),
+        _cockpit_score,
+        25,
+    )
+)
+# --- end operations cockpit ---

@@ -19,7 +19,9 @@ from smartcare.workforce.models import (
     ForecastPoint,
     ForecastRun,
     Roster,
+    RosterMember,
     RosterPolicy,
+    RosterRequirement,
     ShiftFeedback,
     Suggestion,
     WorkloadRecord,
@@ -157,6 +159,52 @@ def staff_satisfaction_rate(
         "satisfied": satisfied,
         "rate": round(satisfied / ratings, 4) if ratings else None,
         "target": 0.85,
+    }
+
+
+def load_rate(first: dt.date, last: dt.date, department: Department | int | None = None) -> dict[str, Any]:
+    """The staff load indicator (target 80-90 %) between two dates: forecast demand (in people)
+    over people rostered, summed over the shifts of published rosters that have a forecast demand
+    (the department figure of the load page, over any period). ``rate`` is None without such shifts."""
+    department_id: Any = getattr(department, "pk", department)
+    requirements = RosterRequirement.objects.filter(
+        roster__status=RosterStatus.PUBLISHED,
+        skill__isnull=True,
+        demand__gt=0,
+        date__gte=first,
+        date__lte=last,
+    )
+    assignments = Assignment.objects.filter(
+        roster__status=RosterStatus.PUBLISHED, date__gte=first, date__lte=last
+    )
+    if department_id is not None:
+        requirements = requirements.filter(roster__department_id=department_id)
+        assignments = assignments.filter(roster__department_id=department_id)
+    groups = {
+        (roster_id, practitioner_id): group
+        for roster_id, practitioner_id, group in RosterMember.objects.filter(
+            roster__in=requirements.values("roster_id")
+        ).values_list("roster_id", "practitioner_id", "group")
+    }
+    present: dict[tuple[int, dt.date, int, str], int] = defaultdict(int)
+    for roster_id, practitioner_id, date, shift_type_id in assignments.values_list(
+        "roster_id", "practitioner_id", "date", "shift_type_id"
+    ):
+        present[(roster_id, date, shift_type_id, groups.get((roster_id, practitioner_id), ""))] += 1
+    demand = staffed = 0.0
+    for roster_id, date, shift_type_id, group, value in requirements.values_list(
+        "roster_id", "date", "shift_type_id", "group", "demand"
+    ):
+        demand += value
+        staffed += present.get((roster_id, date, shift_type_id, group), 0)
+    return {
+        "first": first,
+        "last": last,
+        "demand": round(demand, 3),
+        "staffed": staffed,
+        "rate": round(demand / staffed, 4) if staffed else None,
+        "low": 0.80,
+        "high": 0.90,
     }
 
 
