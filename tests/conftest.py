@@ -105,6 +105,34 @@ def _reset_axes_cache(_cache_per_worker: Any) -> Any:
         cache.clear()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _research_lake_session(tmp_path_factory: Any) -> Any:
+    """Tests never read or write the operator's analytics lake: for the session (module fixtures
+    that run the demo generators included) SMARTCARE_LAKE_DIR points into pytest's temporary
+    directory; ``_research_lake_dir`` below gives each test a fresh one."""
+    previous = os.environ.get("SMARTCARE_LAKE_DIR")
+    os.environ["SMARTCARE_LAKE_DIR"] = str(tmp_path_factory.getbasetemp() / "research-lake-session")
+    yield
+    if previous is None:
+        os.environ.pop("SMARTCARE_LAKE_DIR", None)
+    else:
+        os.environ["SMARTCARE_LAKE_DIR"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _research_lake_dir(_research_lake_session: Any, tmp_path_factory: Any) -> Any:
+    """Each test starts with no analytics lake (a fresh, not yet existing directory), so a test
+    that builds one cannot change what the next test sees."""
+    import uuid
+
+    previous = os.environ["SMARTCARE_LAKE_DIR"]
+    os.environ["SMARTCARE_LAKE_DIR"] = str(
+        tmp_path_factory.getbasetemp() / f"research-lake-{uuid.uuid4().hex}"
+    )
+    yield
+    os.environ["SMARTCARE_LAKE_DIR"] = previous
+
+
 @pytest.fixture()
 def english(settings: Any) -> Any:
     """English for tests that read English messages: the default language is zh-Hans, and every

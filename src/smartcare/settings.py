@@ -155,6 +155,8 @@ AUTH_USER_MODEL = "accounts.User"
 # Threads that serve HTTP requests in each web worker process (see smartcare.core.asgi): requests
 # beyond that wait in order. Match the database pool (SMARTCARE_DB_POOL_SIZE).
 SMARTCARE_WEB_THREADS = env_int("SMARTCARE_WEB_THREADS", 8)
+# Cockpit: an exam repeated within this many days counts as a repeat exam.
+SMARTCARE_KPI_REPEAT_EXAM_DAYS = env_int("SMARTCARE_KPI_REPEAT_EXAM_DAYS", 7)
 
 # --- Cache, channel layer, tasks ------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

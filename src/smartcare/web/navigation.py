@@ -226,3 +226,25 @@ register(
 register(
     NavItem(_("What-if simulation"), "simulation:whatif", "simulation.run", "diagram-2", 64, section=MANAGE)
 )
+# --- research: cohorts (lake) ---
+register(NavItem(_("Cohorts"), "research:cohort_list", "research.cohorts", "people", 85, section=RESEARCH))
+# --- research: projects, review, exploration, consent (steward) ---
+register(
+    NavItem(
+        _("Research projects"),
+        "research:project_list",
+        "research.projects",
+        "journal-text",
+        86,
+        section=RESEARCH,
+    )
+)
+register(
+    NavItem(_("Project review"), "research:review", "research.review", "check2-square", 87, section=RESEARCH)
+)
+register(
+    NavItem(
+        _("Private exploration"), "research:explore", "research.cohorts", "bar-chart", 88, section=RESEARCH
+    )
+)
+register(NavItem(_("Research consent"), "research:my_consent", "research.consent_own", "hand-thumbs-up", 14))

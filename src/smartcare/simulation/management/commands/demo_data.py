@@ -14,7 +14,11 @@ import smartcare.simulation.equipment_demo
 import smartcare.simulation.followup_demo
 import smartcare.simulation.health_demo
 import smartcare.simulation.interop_demo
+import smartcare.simulation.kpi_demo
 import smartcare.simulation.monitoring_demo
+import smartcare.simulation.quality_demo
+import smartcare.simulation.research_demo
+import smartcare.simulation.research_projects_demo
 import smartcare.simulation.telemedicine_demo
 import smartcare.simulation.workforce_demo  # noqa: F401 (registers its generator)
 from smartcare.audit.choices import AuditAction
