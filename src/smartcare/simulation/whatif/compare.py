@@ -15,8 +15,6 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from scipy import stats
-
 from smartcare.core import clock
 from smartcare.organization.models import Department
 from smartcare.simulation.errors import InvalidRunOptions, InvalidValidationMonth
@@ -213,6 +211,8 @@ def interval(values: list[float]) -> dict[str, float]:
     mean = statistics.fmean(values)
     if n < 2:
         return {"mean": round(mean, 3), "low": round(mean, 3), "high": round(mean, 3)}
+    from scipy import stats  # on first use: importing SciPy costs seconds at start-up
+
     half = float(stats.t.ppf(0.975, n - 1)) * statistics.stdev(values) / math.sqrt(n)
     return {"mean": round(mean, 3), "low": round(mean - half, 3), "high": round(mean + half, 3)}
 
