@@ -3,8 +3,8 @@
 
 ``simulation.run`` (operations managers and department heads) opens everything; among the test
 callers only the cardiology head has it, everyone else gets 403 CORE-403. The test hospital has no
-clinic activity, so a run started here is recorded as failed (SIM-004) and the validation answers
-409 SIM-004 — the permission is what is tested; the model is tested in ``test_whatif``.
+clinic activity, so a run started here is recorded as failed (SIM-014) and the validation answers
+409 SIM-014 — the permission is what is tested; the model is tested in ``test_whatif``.
 
 ``setup`` saves a scenario and queues a run (written directly: the callers must not change the world).
 """

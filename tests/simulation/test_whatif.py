@@ -39,20 +39,20 @@ def test_scenario_yaml_and_json() -> None:
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ("{not json", "SIM-001"),
-        ("a: [1, 2", "SIM-001"),
-        (b"\xff\xfe", "SIM-001"),
-        ("- 1\n- 2\n", "SIM-002"),
-        ("slot_minute: 20", "SIM-002"),
-        ("slot_minutes: 3", "SIM-002"),
-        ("slot_minutes: 12.5", "SIM-002"),
-        ("capacity_per_slot: true", "SIM-002"),
-        ("extra_sessions: [{weekday: funday, period: morning}]", "SIM-002"),
-        ("extra_sessions: [{weekday: monday, period: night}]", "SIM-002"),
-        ("check_in: {kiosks: 0, desks: 0}", "SIM-002"),
-        ("check_in: {printers: 2}", "SIM-002"),
-        ("demand_change_percent: -95", "SIM-002"),
-        ("x" * 70000, "SIM-001"),
+        ("{not json", "SIM-011"),
+        ("a: [1, 2", "SIM-011"),
+        (b"\xff\xfe", "SIM-011"),
+        ("- 1\n- 2\n", "SIM-012"),
+        ("slot_minute: 20", "SIM-012"),
+        ("slot_minutes: 3", "SIM-012"),
+        ("slot_minutes: 12.5", "SIM-012"),
+        ("capacity_per_slot: true", "SIM-012"),
+        ("extra_sessions: [{weekday: funday, period: morning}]", "SIM-012"),
+        ("extra_sessions: [{weekday: monday, period: night}]", "SIM-012"),
+        ("check_in: {kiosks: 0, desks: 0}", "SIM-012"),
+        ("check_in: {printers: 2}", "SIM-012"),
+        ("demand_change_percent: -95", "SIM-012"),
+        ("x" * 70000, "SIM-011"),
     ],
 )
 def test_bad_scenarios_are_refused_with_a_code(text: Any, code: str) -> None:
@@ -183,12 +183,12 @@ def test_command_prints_one_json_object(hospital: Any, clinic: dict[str, Any], t
 @pytest.mark.parametrize(
     ("args", "code"),
     [
-        (["--department", "99.99"], "SIM-003"),
-        (["--department", "03.04", "--scenario", "/nonexistent.yaml"], "SIM-001"),
-        (["--department", "03.04", "--runs", "1"], "SIM-005"),
-        (["--department", "03.04", "--weeks", "x"], "SIM-005"),
-        (["--department", "03.04", "--validate", "--month", "2999-01"], "SIM-006"),
-        (["--department", "03.03"], "SIM-004"),
+        (["--department", "99.99"], "SIM-013"),
+        (["--department", "03.04", "--scenario", "/nonexistent.yaml"], "SIM-011"),
+        (["--department", "03.04", "--runs", "1"], "SIM-015"),
+        (["--department", "03.04", "--weeks", "x"], "SIM-015"),
+        (["--department", "03.04", "--validate", "--month", "2999-01"], "SIM-016"),
+        (["--department", "03.03"], "SIM-014"),
     ],
 )
 def test_command_errors(hospital: Any, args: list[str], code: str) -> None:
@@ -199,7 +199,7 @@ def test_command_errors(hospital: Any, args: list[str], code: str) -> None:
 def test_bad_scenario_file_in_the_command(hospital: Any, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("slot_minutes: 500\n")
-    with pytest.raises(CommandError, match="SIM-002"):
+    with pytest.raises(CommandError, match="SIM-012"):
         call_command("simulate", "--department", "03.04", "--scenario", str(bad), stdout=StringIO())
 
 
@@ -226,7 +226,7 @@ def test_run_without_data_is_recorded_as_failed(hospital: Any) -> None:
     run = services.start_run(
         hospital.user("head"), department_code="03.03", scenario=Scenario(), runs=2, weeks=1
     )
-    assert run.status == RunStatus.FAILED and run.error.startswith("SIM-004")
+    assert run.status == RunStatus.FAILED and run.error.startswith("SIM-014")
 
 
 def test_page_runs_a_scenario_and_refuses_a_bad_one(hospital: Any, clinic: dict[str, Any]) -> None:
@@ -238,7 +238,7 @@ def test_page_runs_a_scenario_and_refuses_a_bad_one(hospital: Any, clinic: dict[
         "/simulation/whatif/",
         {"department": "03.04", "scenario": "slot_minutes: [", "runs": "2", "weeks": "1"},
     )
-    assert bad.status_code == 400 and b"SIM-001" in bad.content
+    assert bad.status_code == 400 and b"SIM-011" in bad.content
     assert not WhatIfRun.objects.exists()
     response = client.post(
         "/simulation/whatif/",
@@ -266,11 +266,11 @@ def test_api_runs_and_refuses_bad_input(hospital: Any, clinic: dict[str, Any]) -
         json.dumps({"department": "03.04", "scenario": {"slot_minutes": 1}}),
         content_type="application/json",
     )
-    assert bad.status_code == 400 and bad.json()["code"] == "SIM-002"
+    assert bad.status_code == 400 and bad.json()["code"] == "SIM-012"
     unknown = client.post(
         "/api/simulation/runs", json.dumps({"department": "77.77"}), content_type="application/json"
     )
-    assert unknown.status_code == 404 and unknown.json()["code"] == "SIM-003"
+    assert unknown.status_code == 404 and unknown.json()["code"] == "SIM-013"
     assert not WhatIfRun.objects.exists()
     done = client.post(
         "/api/simulation/runs",

@@ -113,7 +113,7 @@ def carry_out_run(run_id: int) -> str:
         run.status, run.error = RunStatus.FAILED, f"{exc.code}: {exc.detail}"[:300]
     except Exception:
         logger.exception("what-if run %s failed", run_id)
-        run.status, run.error = RunStatus.FAILED, "SIM-000"
+        run.status, run.error = RunStatus.FAILED, "SIM-010"
     else:
         run.status, run.result = RunStatus.DONE, result
     run.finished_at = clock.now()

@@ -133,7 +133,7 @@ def _window_filter(prefix: str, start: dt.date, end: dt.date) -> Q:
 def measure(department: Department, start: dt.date, end: dt.date, *, with_actual: bool = False) -> ClinicData:
     """Fit the model's inputs on ``department``'s sessions from ``start`` to ``end`` (inclusive).
 
-    SIM-004 when the window has no session with a seen patient.
+    SIM-014 when the window has no session with a seen patient.
     """
     sessions: dict[int, dict[str, Any]] = {
         s["pk"]: dict(s)

@@ -119,7 +119,7 @@ def _weekday(value: Any, where: str) -> int:
 
 
 def from_data(data: Any) -> Scenario:
-    """Check a parsed scenario and build it; raises SIM-002 naming the first bad field."""
+    """Check a parsed scenario and build it; raises SIM-012 naming the first bad field."""
     if data is None:
         return Scenario()
     if not isinstance(data, dict):
@@ -189,7 +189,7 @@ def from_data(data: Any) -> Scenario:
 
 
 def parse(text: str | bytes) -> Scenario:
-    """Parse a scenario file (JSON or YAML). SIM-001 when it cannot be read, SIM-002 when a field is bad."""
+    """Parse a scenario file (JSON or YAML). SIM-011 when it cannot be read, SIM-012 when a field is bad."""
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
             raise InvalidScenarioFile(problem="the file is larger than 64 KB")
