@@ -4,46 +4,20 @@ idempotency key hold when many requests arrive at once."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from smartcare.scheduling.choices import Channel
 from smartcare.scheduling.errors import AlreadyBooked, SlotFull
 from smartcare.scheduling.models import Appointment, Slot
 from smartcare.scheduling.services import BookingResult, book_slot
+from tests.concurrency import together
 from tests.scheduling.builders import MONDAY, Clinic, new_patient, one_session, slot_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def together(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads released at the same moment; each returns its result or
-    the exception it raised, and closes its own database connection."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            results[index] = work(index)
-        except Exception as exc:  # collected and asserted by the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 def kinds(results: list[Any]) -> Counter[str]:
