@@ -282,3 +282,42 @@ def test_settlement_shares_always_add_up_in_the_database(world):
             insurer_amount=D("1.00"),
             patient_amount=D("4.00"),
         )
+
+
+@pytest.mark.parametrize(
+    ("level", "insurer"),
+    [
+        # Employee outpatient, deductible used by a first bill; CTA 230.00: 10% first = 23.00, then
+        # 207.00 x the level's ratio.
+        ("1", D("186.30")),  # 90%
+        ("2", D("175.95")),  # 85%
+        ("3", D("165.60")),  # 80%
+    ],
+)
+def test_the_hospital_level_chooses_the_ratio(world, level, insurer):
+    from smartcare.organization.models import Hospital
+
+    Hospital.objects.update(level=level)
+    patient = world.patient_in_care
+    pay_cash(world, world.bill(patient, ("E-BRAIN_MRI", 1)))  # uses the 300.00 deductible
+    settlement = pay_cash(world, world.bill(patient, ("E-CORONARY_CTA", 1))).settlement
+    assert settlement.hospital_level == int(level)
+    assert settlement.insurer_amount == insurer
+
+
+def test_a_level_without_a_rule_takes_the_nearest_and_the_higher_on_a_tie(world):
+    from smartcare.organization.models import Hospital
+
+    Hospital.objects.update(level="2")
+    policy = InsurancePolicy.objects.get(scheme__code="urban_employee", year=2027)
+    policy.rules.filter(care_setting="outpatient", hospital_level=2).delete()
+    # Levels 1 (90%) and 3 (80%) are equally near level 2: the level-3 rule applies.
+    terms, _policy = services.terms_for("urban_employee", 2027, "outpatient", 2)
+    assert terms.ratio_a == D("0.80")
+    policy.rules.filter(care_setting="outpatient", hospital_level=3).delete()
+    terms, _policy = services.terms_for("urban_employee", 2027, "outpatient", 2)
+    assert terms.ratio_a == D("0.90")
+    policy.rules.filter(care_setting="outpatient").delete()
+    # No rule at all for the setting: nothing is paid by the insurer.
+    terms, _policy = services.terms_for("urban_employee", 2027, "outpatient", 2)
+    assert terms.ratio_a == D("0") and terms.policy_id is None

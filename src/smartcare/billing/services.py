@@ -448,8 +448,12 @@ def terms_for(scheme: str, year: int, setting: str, level: int) -> tuple[Terms, 
     rule: PolicyRule | None = None
     if policy is not None:
         rules = list(policy.rules.filter(care_setting=setting))
-        # No rule for this level: the nearest level's rule.
-        nearest = sorted(rules, key=lambda r: (r.hospital_level != level, abs(r.hospital_level - level)))
+        # No rule for this level: the nearest level's rule; between two equally near, the higher
+        # level's (its lower ratios never promise the patient more than the insurer will pay).
+        nearest = sorted(
+            rules,
+            key=lambda r: (r.hospital_level != level, abs(r.hospital_level - level), -r.hospital_level),
+        )
         rule = nearest[0] if nearest else None
     if policy is None or rule is None:
         return Terms(scheme=scheme), policy
