@@ -116,3 +116,51 @@ def test_only_a_promoted_model_is_used_for_patients(h: TestHospital) -> None:
     trained = RiskAssessment.objects.get(patient=patient, model="trained")
     assert trained.trained_model == model and trained.model_version == "new_diabetes-v1"
     assert 0 < trained.risk < 1 and trained.inputs["hba1c"] == 5.9
+
+
+def _first_assessment(patient: object, when: dt.datetime) -> None:
+    from smartcare.health.models import RiskAssessment
+
+    RiskAssessment.objects.create(
+        patient=patient,
+        model="pce",
+        model_version="goff-2013",
+        risk=0.1,
+        inputs={"age": 55, "sex": "male", "systolic_bp": 140, "smoker": True},
+        drivers=[],
+        measures={"hba1c": 6.1},
+        fingerprint=f"{patient}-{when}",
+        source="demo",
+        computed_at=when,
+    )
+
+
+def test_examples_from_records_use_the_onset_and_leave_out_short_follow_up(h: TestHospital) -> None:
+    from smartcare.core import clock
+    from smartcare.emr.models import Problem
+    from tests.factories import PatientFactory
+
+    today = clock.now()
+    index = today - dt.timedelta(days=400)
+    diagnosed_by_onset, diagnosed_late, never, recent = (PatientFactory() for _ in range(4))
+    for patient in (diagnosed_by_onset, diagnosed_late, never):
+        _first_assessment(patient, index)
+    _first_assessment(recent, today - dt.timedelta(days=100))  # horizon of 365 days not over
+    recorder = h.user("doctor")
+    # Entered today from an import, but the onset says 200 days after the index: a positive.
+    Problem.objects.create(
+        patient=diagnosed_by_onset,
+        icd10_id="E11.9",
+        onset=(index + dt.timedelta(days=200)).date(),
+        recorded_by=recorder,
+    )
+    # Diagnosed after the horizon: a negative.
+    late = Problem.objects.create(patient=diagnosed_late, icd10_id="E11.9", recorded_by=recorder)
+    Problem.objects.filter(pk=late.pk).update(created_at=index + dt.timedelta(days=380))
+    rows = training.examples_from_records("new_diabetes", horizon_days=365)
+    assert sorted(r.outcome for r in rows) == [False, False, True]
+    # With follow-up measured at an earlier day, nobody has a full year yet.
+    assert (
+        training.examples_from_records("new_diabetes", horizon_days=365, as_of=index + dt.timedelta(days=300))
+        == []
+    )

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from sklearn.calibration import calibration_curve
 from sklearn.ensemble import GradientBoostingClassifier
@@ -38,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
+from smartcare.core import clock
 from smartcare.core.permissions import require_capability
 from smartcare.health.choices import Algorithm, ModelStatus, Outcome
 from smartcare.health.errors import ModelNotPromoted, TrainingRefused
@@ -211,12 +213,17 @@ def predict(model: TrainedModel, features: dict[str, float], *, for_patient: boo
     return float(estimator.predict_proba(row)[0, 1])
 
 
-def examples_from_records(outcome: str, *, horizon_days: int | None = None) -> list[Example]:
+def examples_from_records(
+    outcome: str, *, horizon_days: int | None = None, as_of: dt.datetime | None = None
+) -> list[Example]:
     """One example per patient: the features of their first cardiovascular assessment (PCE or
     Framingham, with the measures stored with it) and whether the outcome was diagnosed (an active
     problem E11 for diabetes, I20-I25 / I63-I64 for cardiovascular disease) within the horizon.
-    Patients who had the outcome at the index date are left out; the reference risk is the
-    validated equation computed on the same day when there is one."""
+    Patients who had the outcome at the index date are left out, and so are patients whose
+    follow-up is shorter than the horizon (index date + horizon after ``as_of``): without it a
+    patient not yet diagnosed would count as a negative. The date of a diagnosis is the problem's
+    recorded onset, or the day it was entered when no onset was recorded. The reference risk is
+    the validated equation computed on the same day when there is one."""
     from smartcare.emr.models import Problem
     from smartcare.health.models import RiskAssessment
 
@@ -237,16 +244,22 @@ def examples_from_records(outcome: str, *, horizon_days: int | None = None) -> l
         if row.model == reference_model:
             reference.setdefault(row.patient_id, row.risk)
     onsets: dict[int, dt.datetime] = {}
-    for patient_id, code, created in Problem.objects.filter(patient_id__in=list(first)).values_list(
-        "patient_id", "icd10_id", "created_at"
-    ):
+    for patient_id, code, onset_day, created in Problem.objects.filter(
+        patient_id__in=list(first)
+    ).values_list("patient_id", "icd10_id", "onset", "created_at"):
         if str(code).upper().startswith(prefixes):
-            onsets[patient_id] = min(created, onsets.get(patient_id, created))
+            when = created
+            if onset_day is not None:
+                when = timezone.make_aware(dt.datetime.combine(onset_day, dt.time(12)))
+            onsets[patient_id] = min(when, onsets.get(patient_id, when))
+    end_of_follow_up = as_of or clock.now()
     rows: list[Example] = []
     for patient_id, row in first.items():
         onset = onsets.get(patient_id)
         if onset is not None and onset <= row.computed_at:
             continue
+        if row.computed_at + horizon > end_of_follow_up:
+            continue  # censored: the horizon has not passed yet
         if outcome == Outcome.NEW_DIABETES and row.inputs.get("diabetes"):
             continue
         inputs, measures = row.inputs, row.measures or {}

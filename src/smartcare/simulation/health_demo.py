@@ -484,7 +484,7 @@ class _Builder:
         if head is None:
             return "no department head"
         try:
-            rows = training.examples_from_records("new_diabetes", horizon_days=365)
+            rows = training.examples_from_records("new_diabetes", horizon_days=180)
             model = training.train_model(
                 head, "new_diabetes", "logistic_regression", rows, source="demo year records"
             )
