@@ -120,13 +120,19 @@ def bridge_identity() -> User:
 
 
 def parse_broker_url(url: str) -> dict[str, Any]:
+    from smartcare.monitoring.errors import InvalidBrokerUrl
+
     parsed = urlparse(url or "mqtt://127.0.0.1:1883")
     if parsed.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-        raise ValueError(f"MQTT_URL must start with mqtt:// or mqtts://, not {parsed.scheme}://")
+        raise InvalidBrokerUrl(reason=f"{parsed.scheme or '?'}://")
     tls = parsed.scheme in ("mqtts", "ssl")
+    try:
+        port = parsed.port
+    except ValueError:
+        raise InvalidBrokerUrl(reason=parsed.netloc.rsplit("@", 1)[-1]) from None
     return {
         "host": parsed.hostname or "127.0.0.1",
-        "port": parsed.port or (8883 if tls else 1883),
+        "port": port or (8883 if tls else 1883),
         "tls": tls,
         "username": unquote(parsed.username) if parsed.username else None,
         "password": unquote(parsed.password) if parsed.password else None,

@@ -94,3 +94,10 @@ class AlreadyEnrolled(CodedError):
     status = 409
     title = _("Already enrolled")
     message = _("The patient is already enrolled in home monitoring by %(department)s.")
+
+
+class InvalidBrokerUrl(CodedError):
+    code = "MON-014"
+    status = 400
+    title = _("Invalid broker address")
+    message = _("MQTT_URL must look like mqtt://user:password@host:1883 or mqtts://host:8883 (%(reason)s).")

@@ -14,11 +14,12 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
 from smartcare.core import context
+from smartcare.core.errors import CodedError
 from smartcare.monitoring.bridge import Bridge, BridgeStats
 
 logger = logging.getLogger("smartcare.monitoring.bridge")
@@ -63,17 +64,20 @@ class Command(BaseCommand):
                 last_report[0] = now
                 logger.info("bridge counters: %s", stats.as_dict())
 
-        bridge = Bridge(
-            url=url,
-            topic_prefix=options["topic_prefix"] or settings.SMARTCARE_MQTT_TOPIC_PREFIX,
-            client_id=options["client_id"] or settings.SMARTCARE_MQTT_CLIENT_ID,
-            batch_size=options["batch_size"],
-            batch_wait=options["batch_wait_ms"] / 1000,
-            session_expiry=options["session_expiry"],
-            receive_maximum=options["receive_maximum"],
-            stop=stop,
-            on_batch=report,
-        )
+        try:
+            bridge = Bridge(
+                url=url,
+                topic_prefix=options["topic_prefix"] or settings.SMARTCARE_MQTT_TOPIC_PREFIX,
+                client_id=options["client_id"] or settings.SMARTCARE_MQTT_CLIENT_ID,
+                batch_size=options["batch_size"],
+                batch_wait=options["batch_wait_ms"] / 1000,
+                session_expiry=options["session_expiry"],
+                receive_maximum=options["receive_maximum"],
+                stop=stop,
+                on_batch=report,
+            )
+        except CodedError as exc:
+            raise CommandError(f"{exc.code}: {exc.detail}") from None
         with context.acting(context.RequestContext(channel="mqtt")):
             record(
                 None,
