@@ -420,6 +420,7 @@ def test_the_escalation_clock_starts_when_a_warning_becomes_critical(
 def test_a_rostering_module_may_name_the_duty_doctor(
     h: TestHospital, monitored: Monitored, duty_doctor: Any
 ) -> None:
+    registered = list(alerts._DUTY_RESOLVERS)
     alerts.register_duty_resolver(
         lambda department_id, at: [duty_doctor] if department_id == h.cardiology.pk else []
     )
@@ -432,7 +433,7 @@ def test_a_rostering_module_may_name_the_duty_doctor(
         assert not DutyAssignment.objects.exists()
         assert Notification.objects.filter(recipient=duty_doctor, category="monitoring_escalation").exists()
     finally:
-        alerts._DUTY_RESOLVERS.clear()
+        alerts._DUTY_RESOLVERS[:] = registered
 
 
 def test_duty_needs_a_doctor_of_the_department(h: TestHospital) -> None:

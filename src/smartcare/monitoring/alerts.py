@@ -362,14 +362,19 @@ def register_duty_resolver(resolver: DutyResolver) -> None:
 
 
 def duty_doctors(department_id: int, at: dt.datetime) -> list[Any]:
+    """The duty doctors entered for monitoring (an explicit choice wins), else whoever a rostering
+    module says is on a doctor's shift of the department at that moment."""
+    ids = DutyAssignment.objects.filter(
+        department_id=department_id, starts_at__lte=at, ends_at__gt=at
+    ).values_list("doctor_id", flat=True)
+    entered = list(User.objects.filter(pk__in=ids, is_active=True))
+    if entered:
+        return entered
     for resolver in _DUTY_RESOLVERS:
         found = [u for u in resolver(department_id, at) if u is not None and u.is_active]
         if found:
             return found
-    ids = DutyAssignment.objects.filter(
-        department_id=department_id, starts_at__lte=at, ends_at__gt=at
-    ).values_list("doctor_id", flat=True)
-    return list(User.objects.filter(pk__in=ids, is_active=True))
+    return []
 
 
 def department_heads(department_id: int) -> list[Any]:

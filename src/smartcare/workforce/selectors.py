@@ -259,3 +259,25 @@ def roster_grid(roster: Roster) -> dict[str, Any]:
 
 def today() -> dt.date:
     return clock.today()
+
+
+def doctors_on_duty(department_id: int, at: dt.datetime) -> list[Any]:
+    """The doctors on a shift of the department's published rosters at a moment (a night shift
+    that started the day before included): the duty doctors monitoring escalates alerts to."""
+    from django.utils import timezone
+
+    local = timezone.localtime(at)
+    rows = Assignment.objects.filter(
+        roster__department_id=department_id,
+        roster__status=RosterStatus.PUBLISHED,
+        date__in=[local.date(), local.date() - dt.timedelta(days=1)],
+        shift_type__group__in=[StaffGroup.DOCTOR, ""],
+        practitioner__user__role__in=[Role.DOCTOR, Role.DEPARTMENT_HEAD],
+    ).select_related("shift_type", "practitioner__user")
+    on_duty = []
+    for row in rows:
+        start = timezone.make_aware(dt.datetime.combine(row.date, row.shift_type.start_time))
+        end = start + dt.timedelta(minutes=row.shift_type.minutes)
+        if start <= at < end and row.practitioner.user.is_active:
+            on_duty.append(row.practitioner.user)
+    return on_duty
