@@ -183,3 +183,44 @@ def test_moving_release_capacity(ct: Registered) -> None:
     morning.refresh_from_db()
     assert morning.capacity_per_slot == 2
     assert CapacityMove.objects.count() == 1
+
+
+def test_the_asset_page_shows_utilization_before_and_after_a_capacity_move(ct: Registered) -> None:
+    import json
+
+    from tests.equipment.test_pages_api import signed_in
+
+    morning, afternoon, _date = _steering_world(ct)  # 28 days: 08:00-11:12 and 13:00-14:12 in use
+    pivot = clock.now()
+    services.move_release_capacity(
+        ct.engineer, asset_id=ct.asset.pk, from_template_id=morning.pk, to_template_id=afternoon.pk, places=2
+    )
+    first = clock.today()
+    for offset in range(7):  # after the move: 08:00-10:00 and 13:00-16:00
+        day = first + dt.timedelta(days=offset)
+        UsageSession.objects.create(asset=ct.asset, started_at=_at(day, 8), ended_at=_at(day, 10))
+        UsageSession.objects.create(asset=ct.asset, started_at=_at(day, 13), ended_at=_at(day, 16))
+    with clock.frozen_at(pivot + dt.timedelta(days=7)):
+        response = signed_in(ct.engineer).get(f"/equipment/assets/{ct.asset.pk}/")
+    assert response.status_code == 200
+    chart = json.loads(response.context["curve"])
+    hours = chart["xAxis"]["data"]
+    series = {s["name"]: dict(zip(hours, s["data"], strict=True)) for s in chart["series"]}
+    assert list(series) == ["Before the capacity move", "After"]
+    before, after = series["Before the capacity move"], series["After"]
+    assert [before[h] for h in ("08:00", "10:00", "11:00", "13:00", "14:00", "15:00")] == [
+        100,
+        100,
+        20,
+        100,
+        20,
+        0,
+    ]
+    assert [after[h] for h in ("08:00", "10:00", "11:00", "13:00", "14:00", "15:00")] == [
+        100,
+        0,
+        0,
+        100,
+        100,
+        100,
+    ]
