@@ -1,7 +1,7 @@
 """Where follow-up plugs into the medical record: plans and surveys started by what happens there.
 
 emr sits below followup and knows nothing about it, so followup listens to the record's own saves
-(Django's ``post_save`` of ``emr.Encounter``, ``emr.Diagnosis`` and ``emr.Problem``), connected in
+(Django's ``post_save`` of ``emr.Encounter``, ``emr.Diagnosis``, ``emr.Problem`` and ``emr.Observation``), connected in
 ``FollowupConfig.ready``:
 
 * an encounter finished: the satisfaction survey for the visit, or for the stay when it is a
@@ -9,7 +9,10 @@ emr sits below followup and knows nothing about it, so followup listens to the r
   (``services.plans_after_discharge``);
 * a confirmed diagnosis or a problem-list entry the patient did not have before: the plans for
   that diagnosis (hypertension, diabetes, heart failure, pregnancy...) and the education that
-  fits (``services.plans_for_new_diagnosis``).
+  fits (``services.plans_for_new_diagnosis``);
+* a finished outpatient visit completes an open return-visit task of its department, and a new
+  result (``emr.Observation``) an open lab task with its LOINC code
+  (``services.close_revisit_task_by_encounter``, ``services.close_lab_task_by_result``).
 
 The receivers only read the saved row and call the services. Each runs in a savepoint inside the
 clinician's transaction: the plan is written with the discharge or the diagnosis, and if follow-up
@@ -58,6 +61,8 @@ def encounter_saved(
     from smartcare.followup import services
 
     def run() -> None:
+        if instance.kind != EncounterKind.INPATIENT:
+            services.close_revisit_task_by_encounter(instance)
         actor = None
         if instance.kind == EncounterKind.INPATIENT:
             discharge = instance.movements.filter(kind=MovementKind.DISCHARGE).order_by("-at", "-pk").first()
@@ -114,9 +119,20 @@ def problem_saved(
     _safely(run, f"problem {instance.pk}")
 
 
+def observation_saved(
+    sender: Any, instance: Any, created: bool = False, raw: bool = False, **kwargs: Any
+) -> None:
+    if raw or not created:
+        return
+    from smartcare.followup import services
+
+    _safely(lambda: services.close_lab_task_by_result(instance), f"result {instance.pk}")
+
+
 def connect() -> None:
     from django.db.models.signals import post_save
 
     post_save.connect(encounter_saved, sender="emr.Encounter", dispatch_uid="followup.encounter_saved")
     post_save.connect(diagnosis_saved, sender="emr.Diagnosis", dispatch_uid="followup.diagnosis_saved")
     post_save.connect(problem_saved, sender="emr.Problem", dispatch_uid="followup.problem_saved")
+    post_save.connect(observation_saved, sender="emr.Observation", dispatch_uid="followup.observation_saved")

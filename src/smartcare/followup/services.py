@@ -656,6 +656,57 @@ def _finish(task: CareTask, actor: Any, outcome: str = "") -> CareTask:
     return task
 
 
+# A result or visit this many days before the task's due day still counts for it.
+EARLY_COMPLETION_DAYS = 7
+
+
+def _open_tasks_for(patient_id: int, kind: str, on: dt.date) -> Any:
+    return (
+        CareTask.objects.select_for_update()
+        .filter(
+            patient_id=patient_id,
+            kind=kind,
+            status__in=OPEN_TASK_STATUSES,
+            due_on__lte=on + dt.timedelta(days=EARLY_COMPLETION_DAYS),
+        )
+        .select_related("plan")
+        .order_by("due_on", "pk")
+    )
+
+
+def close_lab_task_by_result(observation: Any) -> CareTask | None:
+    """A result with a lab task's LOINC code, from a week before the task's due day on (late too),
+    completes the earliest such open task of the patient; the outcome names the result."""
+    if observation.patient_id is None or not observation.code:
+        return None
+    observed_on = timezone.localtime(observation.observed_at).date()
+    task = (
+        _open_tasks_for(observation.patient_id, TaskKind.LAB_TEST, observed_on)
+        .filter(lab_code=observation.code)
+        .first()
+    )
+    if task is None:
+        return None
+    value = observation.value if observation.value is not None else observation.value_text
+    outcome = f"{observation.name or observation.code}: {value} {observation.unit}".strip()
+    return _finish(task, None, f"{outcome} ({observed_on.isoformat()})")
+
+
+def close_revisit_task_by_encounter(encounter: Any) -> CareTask | None:
+    """An outpatient visit in the plan's department, from a week before the task's due day on,
+    completes the earliest open return-visit task of the patient there."""
+    started = encounter.started_at or encounter.created_at
+    on = timezone.localtime(started).date()
+    task = (
+        _open_tasks_for(encounter.patient_id, TaskKind.REVISIT, on)
+        .filter(department_id=encounter.department_id)
+        .first()
+    )
+    if task is None:
+        return None
+    return _finish(task, None, f"{encounter.get_kind_display()} {on.isoformat()} (#{encounter.pk})")
+
+
 @transaction.atomic
 def complete_task(actor: Any, task_id: Any, *, outcome: str = "") -> CareTask:
     """Mark a task done (late too, after it was missed). A questionnaire task is done by
