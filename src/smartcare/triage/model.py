@@ -7,13 +7,16 @@ disease's departments (the main one most often). The model is a TF-IDF over char
 (robust to unsegmented Chinese and to misspelt English) feeding a complement naive Bayes
 classifier, which trains in about a second and scores a text in a few milliseconds. It is
 cached on disk by the knowledge release and the labelled texts it was trained on, so every app
-server trains the same model once. ``VAR_DIR/triage`` must be writable only by smartcare: the
-model file is a pickle and is loaded as trusted.
+server trains the same model once. The model file is a pickle, so it is signed with an HMAC keyed
+by ``SECRET_KEY`` and a file whose signature does not verify is never unpickled (it is trained
+again); ``VAR_DIR/triage`` should still be writable only by smartcare.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import io
 import logging
 import os
 import random
@@ -179,22 +182,53 @@ def train(graph: Graph, labelled: list[Example]) -> Pipeline:
     return pipeline
 
 
-def load_or_train(graph: Graph, labelled: list[Example]) -> tuple[Pipeline, str]:
+MAGIC = b"SCTRIAGE1"
+
+
+def _signature(data: bytes) -> bytes:
+    key = hashlib.sha256(b"smartcare.triage.model|" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def _read_signed(path: Path) -> Pipeline | None:
+    """The pickled model, or None when the file is not one we wrote (signature) or unreadable."""
     import joblib
+
+    raw = path.read_bytes()
+    head = len(MAGIC) + 32
+    if not raw.startswith(MAGIC) or not hmac.compare_digest(raw[len(MAGIC) : head], _signature(raw[head:])):
+        log.warning("triage model %s is not signed by this installation, training again", path)
+        return None
+    try:
+        return joblib.load(io.BytesIO(raw[head:]))  # type: ignore[no-any-return]
+    except Exception:  # signed but unreadable (another library version): train again
+        log.warning("triage model %s unreadable, training again", path)
+        return None
+
+
+def _write_signed(path: Path, model: object) -> None:
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    data = buffer.getvalue()
+    # Write under a unique name, then rename: processes sharing VAR_DIR never read half a file.
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "wb") as out:
+        out.write(MAGIC + _signature(data) + data)
+    Path(temporary).replace(path)
+
+
+def load_or_train(graph: Graph, labelled: list[Example]) -> tuple[Pipeline, str]:
 
     version = fingerprint(graph.version, labelled)
     path = model_dir() / f"model-{version}.joblib"
     if path.exists():
-        try:
-            return joblib.load(path), version
-        except Exception:  # a truncated or foreign file: train again
-            log.warning("triage model %s unreadable, training again", path)
+        loaded = _read_signed(path)
+        if loaded is not None:
+            return loaded, version
     pipeline = train(graph, labelled)
-    # Write under a unique name, then rename: processes sharing VAR_DIR never read half a file.
-    handle, temporary = tempfile.mkstemp(dir=model_dir(), prefix=f"model-{version}.", suffix=".tmp")
-    os.close(handle)
-    joblib.dump(pipeline, temporary)
-    Path(temporary).replace(path)
+    _write_signed(path, pipeline)
     # Old models of other versions go once no process can still be about to read them.
     cutoff = time.time() - STALE_SECONDS
     for old in model_dir().glob("model-*"):
