@@ -41,6 +41,7 @@ from tests.test_permissions import (
     BREAK_GLASS,
     CARE,
     CLINICIANS,
+    EVERYONE,
     HEAD,
     MISSING_ID,
     NO_CARE,
@@ -133,6 +134,14 @@ _delivery = _id("fu_delivery", "delivery_id")
 _template = _id("fu_template", "template_id")
 _questionnaire = _id("fu_questionnaire_def", "questionnaire_id")
 _item = _id("fu_item", "item_id")
+
+
+def _survey_link(world: World, missing: bool) -> dict[str, str]:
+    if missing:
+        return {"token": "forged-link"}
+    from smartcare.followup.services import survey_link_token
+
+    return {"token": survey_link_token(world.extra["fu_survey"])}
 
 
 def _called(world: World, kind: str, response: Any) -> None:
@@ -367,6 +376,17 @@ RULES: list[Rule] = [
         special=OTHER_PATIENT_NOT_FOUND,
         record=True,
         params=_survey,
+        payload=lambda w, m: _questions("q_", SURVEY_ANSWERS),
+        effect=_survey_answered,
+    ),
+    # --- the survey link of an SMS (patients without a portal account): the signed link is the
+    # key, as a QR code's is (a forged link is tested in test_satisfaction.py) ---
+    Rule("GET", "/followup/s/{token}/", EVERYONE, params=_survey_link),
+    Rule(
+        "POST",
+        "/followup/s/{token}/",
+        EVERYONE,
+        params=_survey_link,
         payload=lambda w, m: _questions("q_", SURVEY_ANSWERS),
         effect=_survey_answered,
     ),

@@ -178,3 +178,55 @@ def test_months_and_departments(h: TestHospital) -> None:
     assert [d.pk for d, _i in selectors.satisfaction_by_department(clock.today(), clock.today())] == [
         h.cardiology.pk
     ]
+
+
+def test_a_patient_without_an_account_is_surveyed_by_an_sms_link(h: TestHospital, settings: Any) -> None:
+    from django.test import Client
+
+    from smartcare.audit.models import AuditEvent
+    from smartcare.notifications.models import Delivery
+
+    settings.SMARTCARE_PUBLIC_URL = "https://hospital.example"
+    patient = h.patient_in_care  # no portal account, a phone number
+    invitation = visit(h, patient)
+    delivery = Delivery.objects.get(notification__category="followup_survey")
+    assert delivery.channel == "sms" and delivery.address == patient.phone
+    assert delivery.notification.recipient is None  # no inbox
+    import re
+
+    found = re.search(r"https://hospital\.example/followup/s/([^/\s]+)/", delivery.notification.body)
+    assert found is not None, delivery.notification.body
+    token = found.group(1)
+    assert services.invitation_for_link(token) == invitation
+
+    client = Client()  # nobody signed in
+    page = client.get(f"/followup/s/{token}/")
+    assert page.status_code == 200 and "survey-form" in page.content.decode()
+    assert patient.name not in page.content.decode()  # the page names no patient
+    bad = client.post(f"/followup/s/{token}/", {"q_overall": "4"})
+    assert bad.status_code == 400 and not QuestionnaireResponse.objects.exists()
+    done = client.post(f"/followup/s/{token}/", {f"q_{k}": v for k, v in ALL_SATISFIED.items()})
+    assert done.status_code == 200 and "survey-thanks" in done.content.decode()
+    response = QuestionnaireResponse.objects.get(invitation=invitation)
+    assert response.satisfied is True and response.submitted_by is None
+    assert AuditEvent.objects.filter(
+        object_type="followup.QuestionnaireResponse", actor_username="survey-link"
+    ).exists()
+    # Answered: the link shows it is closed and takes no second answer.
+    again = client.post(f"/followup/s/{token}/", {f"q_{k}": v for k, v in ALL_SATISFIED.items()})
+    assert again.status_code == 409 and QuestionnaireResponse.objects.count() == 1
+    # A link not signed here, or for another invitation id, opens nothing.
+    assert client.get("/followup/s/forged-link/").status_code == 404
+    with pytest.raises(NotFound):
+        services.invitation_for_link(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+
+
+def test_a_patient_with_neither_account_nor_phone_is_not_surveyed(h: TestHospital) -> None:
+    from smartcare.patients.models import Patient
+
+    Patient.objects.filter(pk=h.patient_in_care.pk).update(phone="")
+    h.patient_in_care.refresh_from_db()
+    doctor = h.user("doctor")
+    encounter = emr.open_encounter(doctor, patient_id=h.patient_in_care.pk)
+    emr.finish_encounter(doctor, encounter.pk)
+    assert not SurveyInvitation.objects.filter(encounter=encounter).exists()

@@ -81,6 +81,7 @@ from smartcare.followup.models import (
     TemplateTask,
 )
 from smartcare.followup.questionnaires import QuestionSpec, check_question, evaluate
+from smartcare.notifications.choices import Channel
 from smartcare.notifications.services import notify
 from smartcare.organization.choices import Sex
 from smartcare.organization.models import Department
@@ -846,6 +847,7 @@ def _save_answers(
         AuditAction.CREATE,
         patient=patient_id,
         obj=response,
+        actor_username="" if actor is not None else SURVEY_LINK_ACTOR,
         detail={
             "event": "questionnaire_answered",
             "questionnaire": questionnaire.key,
@@ -922,12 +924,85 @@ def answer_survey(actor: Any, invitation_id: Any, answers: Any) -> Questionnaire
     return response
 
 
+SURVEY_LINK_SALT = "smartcare.followup.survey-link"
+SURVEY_LINK_ACTOR = "survey-link"
+
+
+def survey_link_token(invitation: SurveyInvitation) -> str:
+    """The key of the sign-in-free survey link sent by SMS: the invitation, signed with the
+    installation's secret. It opens that one survey while it is open, and nothing else."""
+    from django.core import signing
+
+    return signing.dumps(invitation.pk, salt=SURVEY_LINK_SALT, compress=True)
+
+
+def survey_link(invitation: SurveyInvitation) -> str:
+    from django.urls import reverse
+
+    path = reverse("followup:survey_link", args=[survey_link_token(invitation)])
+    return f"{settings.SMARTCARE_PUBLIC_URL.rstrip('/')}{path}"
+
+
+def invitation_for_link(token: str, *, lock: bool = False) -> SurveyInvitation:
+    """The invitation a survey link opens; a link that was not signed here is CORE-404, like a
+    survey that does not exist."""
+    from django.core import signing
+
+    try:
+        pk = signing.loads(token, salt=SURVEY_LINK_SALT)
+    except signing.BadSignature:
+        raise NotFound() from None
+    rows = SurveyInvitation.objects.select_related("questionnaire", "department")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    invitation = rows.filter(pk=pk if isinstance(pk, int) else -1).first()
+    if invitation is None:
+        raise NotFound()
+    return invitation
+
+
+@transaction.atomic
+def answer_survey_by_link(token: str, answers: Any) -> QuestionnaireResponse:
+    """The answer of a patient without a portal account, through the link of their SMS. Nobody is
+    signed in: the link is the key (as a QR code's is), so it opens one open survey only."""
+    invitation = invitation_for_link(token, lock=True)
+    if not invitation.is_open():
+        raise SurveyClosed()
+    response = _save_answers(
+        None,
+        invitation.questionnaire,
+        invitation.patient_id,
+        answers,
+        invitation=invitation,
+        department_id=invitation.department_id,
+    )
+    invitation.status = InvitationStatus.ANSWERED
+    invitation.answered_at = response.submitted_at
+    invitation.save(update_fields=["status", "answered_at"])
+    return response
+
+
+def _invite_without_account(patient: Any, invitation: SurveyInvitation, department: Department) -> None:
+    """The survey by SMS, in the hospital's language, with the sign-in-free link."""
+    with translation.override(settings.LANGUAGE_CODE):
+        notify(
+            None,
+            category="followup_survey",
+            subject=_("How was your care?"),
+            body=_("Please tell us about your care in %(department)s (two minutes): %(link)s")
+            % {"department": department.name, "link": survey_link(invitation)},
+            channels=(Channel.SMS,),
+            phone=patient.phone,
+        )
+
+
 def invite_to_survey(encounter: Encounter) -> SurveyInvitation | None:
     """After each finished visit and each discharge: the satisfaction survey for that occasion,
-    to patients with a portal account, once per encounter."""
+    once per encounter: in the portal for patients with an account, by an SMS with a sign-in-free
+    link for patients with a phone number but no account."""
     occasion = SurveyOccasion.DISCHARGE if encounter.kind == EncounterKind.INPATIENT else SurveyOccasion.VISIT
     patient = encounter.patient
-    if patient.user_id is None:
+    if patient.user_id is None and not patient.phone:
         return None
     questionnaire = (
         Questionnaire.objects.filter(kind=QuestionnaireKind.SATISFACTION, occasion=occasion, is_active=True)
@@ -956,8 +1031,16 @@ def invite_to_survey(encounter: Encounter) -> SurveyInvitation | None:
         patient=patient,
         obj=invitation,
         actor_username=RULES_ACTOR,
-        detail={"event": "survey_sent", "occasion": occasion, "encounter": encounter.pk},
+        detail={
+            "event": "survey_sent",
+            "occasion": occasion,
+            "encounter": encounter.pk,
+            "by": "portal" if patient.user_id else "sms link",
+        },
     )
+    if patient.user_id is None:
+        _invite_without_account(patient, invitation, encounter.department)
+        return invitation
     _notify_patient(
         patient,
         category="followup_survey",

@@ -18,6 +18,7 @@ urlpatterns = [
     path("me/", views.my_followup, name="me"),
     path("me/tasks/<int:task_id>/", views.my_task, name="my_task"),
     path("me/surveys/<int:invitation_id>/", views.my_survey, name="my_survey"),
+    path("s/<str:token>/", views.survey_link, name="survey_link"),
     path("me/education/", views.my_education, name="my_education"),
     path("me/education/<int:delivery_id>/", views.my_education_item, name="my_education_item"),
 ]

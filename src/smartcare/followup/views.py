@@ -932,3 +932,37 @@ def my_education_item(request: HttpRequest, delivery_id: int) -> HttpResponse:
         return redirect("followup:my_education")
     delivery = services.open_education(user, delivery_id)
     return render(request, "followup/my_education_item.html", {"delivery": delivery, "item": delivery.item})
+
+
+def survey_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The satisfaction survey through the link of an SMS, for patients without a portal account:
+    no sign-in, the signed link opens this one survey; the page names no patient."""
+    found = services.invitation_for_link(token)
+    answers: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    status = 200
+    thanks = False
+    if request.method == "POST":
+        answers = answers_from_post(found.questionnaire, request.POST)
+        try:
+            services.answer_survey_by_link(token, answers)
+            thanks = True
+            found.refresh_from_db()
+        except InvalidAnswers as exc:
+            errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
+            messages.error(request, f"{exc.code}: {exc.detail}")
+            status = 400
+        except CodedError as exc:
+            messages.error(request, f"{exc.code}: {exc.detail}")
+            status = exc.status
+            found.refresh_from_db()
+    return render(
+        request,
+        "followup/survey_link.html",
+        {
+            "survey": found,
+            "thanks": thanks,
+            "questions": form_questions(found.questionnaire, answers, errors) if found.is_open() else [],
+        },
+        status=status,
+    )

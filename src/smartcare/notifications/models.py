@@ -8,10 +8,17 @@ from smartcare.notifications.choices import Channel, DeliveryStatus
 
 
 class Notification(models.Model):
-    """A message to one user, shown in their inbox and delivered on further channels."""
+    """A message to one user, shown in their inbox and delivered on further channels; or, for a
+    patient without a portal account, a message sent only to an address (SMS, e-mail), kept here
+    for its delivery status and never shown in any inbox."""
 
     recipient = models.ForeignKey(
-        "accounts.User", on_delete=models.CASCADE, related_name="notifications", verbose_name=_("recipient")
+        "accounts.User",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("recipient"),
     )
     category = models.CharField(_("category"), max_length=40)
     subject = models.CharField(_("subject"), max_length=200)

@@ -30,12 +30,15 @@ def notify(
     """Put a message in the recipient's inbox and queue delivery on the other ``channels``.
 
     The inbox item is visible as soon as the caller's transaction commits; e-mail and SMS are
-    sent by a background task started after commit, with retries and backoff.
+    sent by a background task started after commit, with retries and backoff. Without a recipient
+    (a patient with no portal account) there is no inbox: only the addressed channels are sent.
     """
     notification = Notification.objects.create(
         recipient=recipient, category=category, subject=str(subject)[:200], body=str(body), link=link
     )
     for channel in channels:
+        if channel == Channel.IN_APP and recipient is None:
+            continue
         if channel == Channel.IN_APP:
             Delivery.objects.create(
                 notification=notification,
