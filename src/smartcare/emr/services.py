@@ -79,7 +79,7 @@ from smartcare.emr.models import (
 )
 from smartcare.emr.phrases import join, label, phrase
 from smartcare.organization.choices import BedStatus
-from smartcare.organization.models import Bed, Department
+from smartcare.organization.models import Bed, Department, Practitioner
 from smartcare.patients.access import access_patient
 from smartcare.patients.choices import AccessAction
 from smartcare.scheduling.choices import AppointmentStatus
@@ -342,10 +342,18 @@ def admit(
     bed_id: Any,
     reason: str = "",
     language: str | None = None,
+    admitted_at: dt.datetime | None = None,
+    attending_id: int | None = None,
+    capability: str = "emr.record",
 ) -> Encounter:
     """Admit to a ward bed: an inpatient encounter, an admission movement, the bed occupied, the
-    ward's care relationship and a drafted admission note."""
-    patient = _open_patient(actor, patient_id, "emr.record")
+    ward's care relationship and a drafted admission note.
+
+    An admission the hospital information system reports (HL7 ADT^A01) says when and under which
+    doctor (``admitted_at`` no later than now, ``attending_id``); its actor is the connected
+    system, which the interop layer has checked and which holds ``interop.hl7.send``, not
+    ``emr.record`` (``capability``)."""
+    patient = _open_patient(actor, patient_id, capability)
     department = Department.objects.filter(pk=department_id or 0, is_active=True).first()
     if department is None:
         raise InvalidInput(_("Choose a department."), field="department")
@@ -354,15 +362,16 @@ def admit(
     ).exists():
         raise AlreadyAdmitted()
     bed = _take_bed(bed_id)
-    now = clock.now()
+    now = min(admitted_at, clock.now()) if admitted_at else clock.now()
+    attending = _practitioner(actor) if attending_id is None else Practitioner.objects.get(pk=attending_id)
     try:
         with transaction.atomic():
             encounter = Encounter.objects.create(
                 patient=patient,
                 kind=EncounterKind.INPATIENT,
                 department=department,
-                attending=_practitioner(actor)
-                if getattr(_practitioner(actor), "department_id", None) == department.pk
+                attending=attending
+                if attending_id is not None or getattr(attending, "department_id", None) == department.pk
                 else None,
                 status=EncounterStatus.IN_PROGRESS,
                 started_at=now,
@@ -398,10 +407,17 @@ def _capabilities(actor: Any) -> frozenset[str]:
 
 @transaction.atomic
 def transfer(
-    actor: Any, encounter_id: Any, *, bed_id: Any, department_id: Any = None, reason: str = ""
+    actor: Any,
+    encounter_id: Any,
+    *,
+    bed_id: Any,
+    department_id: Any = None,
+    reason: str = "",
+    capability: str = "emr.record",
 ) -> Encounter:
-    """Move an inpatient to another bed (and department): the old bed goes to cleaning."""
-    encounter = _encounter(actor, encounter_id, "emr.record", lock=True)
+    """Move an inpatient to another bed (and department): the old bed goes to cleaning.
+    (``capability``: see ``admit``.)"""
+    encounter = _encounter(actor, encounter_id, capability, lock=True)
     _require_open(encounter)
     if encounter.kind != EncounterKind.INPATIENT:
         raise EncounterTransitionRefused(
@@ -447,8 +463,11 @@ def transfer(
 
 
 @transaction.atomic
-def discharge(actor: Any, encounter_id: Any, *, reason: str = "") -> Encounter:
-    encounter = _encounter(actor, encounter_id, "emr.record", lock=True)
+def discharge(
+    actor: Any, encounter_id: Any, *, reason: str = "", capability: str = "emr.record"
+) -> Encounter:
+    """End the stay now: a discharge movement, the bed to cleaning. (``capability``: see ``admit``.)"""
+    encounter = _encounter(actor, encounter_id, capability, lock=True)
     _require_open(encounter)
     if encounter.kind != EncounterKind.INPATIENT:
         raise EncounterTransitionRefused(

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.urls import get_resolver
 
 from smartcare.accounts.choices import Role
+from smartcare.interop.hl7 import mllp
 from smartcare.interop.models import ConnectedSystem, SystemKind
 from tests.factories import UserFactory
 
@@ -41,3 +45,20 @@ def _fast_password_hashing(settings: Any) -> None:
 def _english(settings: Any) -> None:
     """Messages to patients follow their language (default: the hospital's); these tests read English."""
     settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture()
+def listener(transactional_db: Any) -> Iterator[mllp.MllpServer]:
+    """The MLLP listener in a thread on a free port."""
+    get_resolver().url_patterns  # noqa: B018 (load the URLconf now, not inside the first message)
+    server = mllp.MllpServer(("127.0.0.1", 0), idle_timeout=10)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def send(server: mllp.MllpServer, text: str, encoding: str = "utf-8") -> str:
+    return mllp.send("127.0.0.1", server.port, text.encode(encoding), timeout=120).decode(encoding)

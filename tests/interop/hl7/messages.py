@@ -53,8 +53,20 @@ def pid(
     return "|".join(fields)
 
 
-def pv1(point_of_care: str = "", patient_class: str = "I", visit: str = "V1") -> str:
-    fields = ["PV1", "1", patient_class, f"{point_of_care}^101^1"] + [""] * 15 + [visit]
+def pv1(
+    point_of_care: str = "",
+    patient_class: str = "I",
+    visit: str = "V1",
+    *,
+    room: str = "101",
+    bed: str = "1",
+    attending: str = "",
+    admitted: str = "",
+) -> str:
+    fields = ["PV1", "1", patient_class, f"{point_of_care}^{room}^{bed}"] + [""] * 15 + [visit]
+    fields[7] = attending  # PV1-7 attending doctor (XCN: ID^family^given)
+    if admitted:
+        fields += [""] * (44 - len(fields)) + [admitted]  # PV1-44 admit date/time
     return "|".join(fields)
 
 

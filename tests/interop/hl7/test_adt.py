@@ -62,7 +62,7 @@ def test_a04_registers_a_patient_and_remembers_the_his_number(his: Any, hospital
 def test_registering_again_matches_the_same_patient(his: Any) -> None:
     national_id = resident()
     receive(m.adt("A04", "R-1", identifiers=new_patient_ids("H2", national_id)))
-    reply = receive(m.adt("A01", "R-2", identifiers="H2^^^HIS^PI", name="王^小明"))
+    reply = receive(m.adt("A04", "R-2", identifiers="H2^^^HIS^PI", name="王^小明"))
     assert reply.ack_codes == ["AA"], reply.text
     assert Patient.objects.by_national_id(national_id).count() == 1
     assert Hl7Message.objects.get(control_id="R-2").summary["created"] is False
@@ -88,17 +88,66 @@ def test_a08_for_an_unknown_patient_is_an_application_error(his: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("identifiers", "code"),
+    ("identifiers", "birth", "authority", "code", "where"),
     [
-        ("H9^^^HIS^PI", "HL7-004"),  # a new patient without a resident ID
-        ("H9^^^HIS^PI~110101198005170000^^^CHN^NNCHN", "HL7-018"),  # an invalid resident ID
+        # Only smartcare's own record number, which matches nobody: no identity to register.
+        ("MRN99999999^^^SMARTCARE^MR", "19800517", "HIS", "HL7-004", "PID^1^3"),
+        # A bare number from a sender without an assigning authority could be anybody's.
+        ("H9", "19800517", "", "HL7-004", "PID^1^3"),
+        ("H9^^^HIS^PI~110101198005170000^^^CHN^NNCHN", "19800517", "HIS", "HL7-018", "PID^1^3"),
+        ("E1234567^^^CHN^PPN", "", "HIS", "HL7-004", "PID^1^7"),  # a passport, but no birth date
+        ("E1234567^^^CHN^PPN", "10131113", "HIS", "HL7-013", "PID^1^7"),  # born in the year 1013
     ],
 )
-def test_a_new_patient_needs_a_valid_resident_id(his: Any, identifiers: str, code: str) -> None:
+def test_a_new_patient_needs_a_usable_identity(
+    his: Any, identifiers: str, birth: str, authority: str, code: str, where: str
+) -> None:
+    his.assigning_authority = authority
+    his.save()
     before = (Patient.objects.count(), ExternalIdentifier.objects.count(), AuditEvent.objects.count())
-    reply = receive(m.adt("A04", "N-1", identifiers=identifiers))
-    assert reply.ack_codes == ["AE"] and code in reply.text
+    reply = receive(m.adt("A04", "N-1", identifiers=identifiers, birth=birth))
+    assert reply.ack_codes == ["AE"] and code in reply.text and f"ERR||{where}|" in reply.text
     assert (Patient.objects.count(), ExternalIdentifier.objects.count(), AuditEvent.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    ("identifiers", "identity"),
+    [
+        ("E1234567^^^CHN^PPN", "urn:smartcare:hl7v2:CHN:PPN|E1234567"),  # passport
+        ("A7788^^^PUMCH^MR", "urn:smartcare:hl7v2:PUMCH:MR|A7788"),  # another hospital's record number
+        ("123-45-6789^^^USA^NI", "urn:smartcare:hl7v2:USA:NI|123-45-6789"),  # a foreign national ID
+        ("H12^^^HIS^PI~E1234567^^^CHN^PPN", "urn:smartcare:hl7v2:CHN:PPN|E1234567"),  # strongest first
+        ("H12", "urn:smartcare:hl7v2:HIS:ID|H12"),  # the HIS's own number (its authority)
+    ],
+)
+def test_a_patient_without_a_resident_id_is_registered_with_another_document(
+    his: Any, identifiers: str, identity: str
+) -> None:
+    reply = receive(
+        m.adt("A04", "P-1", identifiers=identifiers, name="SMITH^JOHN", birth="19710203", sex="M")
+    )
+    assert reply.ack_codes == ["AA"], reply.text
+    patient = Patient.objects.by_national_id(identity).get()
+    assert (patient.name, patient.birth_date, patient.sex) == ("SMITH JOHN", dt.date(1971, 2, 3), Sex.MALE)
+    assert patient.medical_record_number == f"MRN{patient.pk:08d}"
+    assert Hl7Message.objects.get(control_id="P-1").summary["created"] is True
+    # The same document later finds the same patient (an update, not a second registration).
+    again = receive(
+        m.adt("A08", "P-2", identifiers=identifiers, name="SMITH^JOHNNY", birth="19710203", sex="M")
+    )
+    assert again.ack_codes == ["AA"], again.text
+    patient.refresh_from_db()
+    assert patient.name == "SMITH JOHNNY" and Patient.objects.by_national_id(identity).count() == 1
+
+
+def test_a_document_registered_to_another_patient_is_refused(his: Any) -> None:
+    receive(m.adt("A04", "PD-1", identifiers="E1234567^^^CHN^PPN", birth="19710203", sex="M"))
+    # Another HIS number with the same passport: the HIS number is new, the passport is not.
+    reply = receive(
+        m.adt("A04", "PD-2", identifiers="E1234567^^^CHN^PPN~H77^^^HIS^PI", birth="19900101", sex="M")
+    )
+    assert reply.ack_codes == ["AE"] and "HL7-012" in reply.text
+    assert Patient.objects.filter(birth_date=dt.date(1990, 1, 1)).count() == 0
 
 
 def test_a_message_sent_twice_is_written_once(his: Any) -> None:
@@ -129,7 +178,7 @@ def test_birth_date_that_differs_from_the_record_is_refused(his: Any) -> None:
     [
         ({"sender": ("UNKNOWN", "X")}, "AR", "HL7-009"),
         ({"kind": "SIU", "trigger": "S12"}, "AR", "HL7-005"),
-        ({"trigger": "A03"}, "AR", "HL7-006"),
+        ({"trigger": "A05"}, "AR", "HL7-006"),
         ({"processing": "T"}, "AR", "HL7-007"),
         ({"version": "3.0"}, "AR", "HL7-008"),
         ({"control": ""}, "AE", "HL7-004"),
@@ -177,28 +226,6 @@ def test_a_deceased_patient_is_not_admitted(his: Any) -> None:
     Patient.objects.by_national_id(national_id).update(is_deceased=True)
     reply = receive(m.adt("A01", "DE-2", identifiers="H10^^^HIS^PI"))
     assert reply.ack_codes == ["AE"] and "HL7-020" in reply.text
-
-
-def test_a01_gives_the_ward_access_to_the_record(his: Any, hospital: Any) -> None:
-    national_id = resident(Sex.MALE, dt.date(1955, 3, 2))
-    reply = receive(
-        m.adt(
-            "A01",
-            "W-1",
-            identifiers=new_patient_ids("H11", national_id),
-            name="张^三",
-            birth="19550302",
-            sex="M",
-            pv1_segment=m.pv1(point_of_care=hospital.cardiology.code, visit="VISIT-9"),
-        )
-    )
-    assert reply.ack_codes == ["AA"]
-    patient = Patient.objects.by_national_id(national_id).get()
-    doctor = hospital.user("doctor")  # cardiology
-    assert Patient.objects.visible_to(doctor).filter(pk=patient.pk).exists()
-    assert not Patient.objects.visible_to(hospital.user("neurologist")).filter(pk=patient.pk).exists()
-    care = CareRelationship.objects.get(patient=patient)
-    assert care.kind == "admission" and care.source.endswith(":VISIT-9")
 
 
 def test_an_unregistered_channel_sees_only_its_bound_patients(his: Any, hospital: Any) -> None:

@@ -10,12 +10,10 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.urls import get_resolver
 
 from smartcare.emr.models import Observation
 from smartcare.interop.hl7 import mllp
@@ -24,22 +22,7 @@ from smartcare.interop.models import Hl7Message
 from smartcare.patients.models import Patient
 from tests.factories import child_env, make_national_id, smartcare_executable
 from tests.interop.hl7 import messages as m
-
-
-@pytest.fixture()
-def listener(transactional_db: Any) -> Iterator[mllp.MllpServer]:
-    get_resolver().url_patterns  # noqa: B018 (load the URLconf now, not inside the first message)
-    server = mllp.MllpServer(("127.0.0.1", 0), idle_timeout=10)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-
-
-def send(server: mllp.MllpServer, text: str, encoding: str = "utf-8") -> str:
-    return mllp.send("127.0.0.1", server.port, text.encode(encoding), timeout=120).decode(encoding)
+from tests.interop.hl7.conftest import send
 
 
 def ids(patient: Any) -> str:

@@ -204,7 +204,7 @@ def test_an_incomplete_batch_is_refused_as_a_whole(lis: Any, hospital: Any) -> N
         (m.obx(1, "NM", "2823-3^Potassium^LN", "high", "mmol/L"), "HL7-013"),  # not a number
         (m.obx(1, "NM", "2823-3^Potassium^LN", "4.1", "mmol/L", "3.5-5.1", "ZZ"), "HL7-013"),  # unknown flag
         (m.obx(1, "", "2823-3^Potassium^LN", "4.1"), "HL7-004"),  # no value type
-        (m.obx(1, "XX", "2823-3^Potassium^LN", "4.1"), "HL7-013"),  # unknown value type
+        (m.obx(1, "XX", "2823-3^Potassium^LN", "4.1"), "HL7-026"),  # not a value type (table 0125)
         (m.obx(1, "NM", "", "4.1"), "HL7-004"),  # no code
     ],
 )
@@ -275,3 +275,58 @@ def test_the_lis_number_of_a_patient_registered_by_the_his(his: Any, lis: Any, h
     reply = receive(m.oru("X-1", identifiers="H-77^^^HIS^PI", groups=[(m.obr(filler="LAB-12"), [glucose()])]))
     assert reply.ack_codes == ["AA"]
     assert Observation.objects.get().patient == hospital.own_patient
+
+
+@pytest.mark.parametrize(
+    ("value_type", "value", "kept"),
+    [
+        ("XPN", "WANG^FANG", "WANG FANG"),  # a table 0125 type smartcare does not interpret: its text
+        ("MO", "12.5^CNY", "12.5 CNY"),
+    ],
+)
+def test_other_value_types_of_table_0125_are_kept_as_text(
+    lis: Any, hospital: Any, value_type: str, value: str, kept: str
+) -> None:
+    patient = hospital.own_patient
+    message = m.oru(
+        "VT-1",
+        identifiers=ids(patient),
+        groups=[(m.obr(filler="VT-1"), [m.obx(1, value_type, "X1^Other^L", value)])],
+    )
+    assert receive(message).ack_codes == ["AA"]
+    assert Observation.objects.get(patient=patient).value_text == kept
+
+
+def test_a_value_type_outside_table_0125_refuses_the_message(lis: Any, hospital: Any) -> None:
+    patient = hospital.own_patient
+    message = m.oru(
+        "VT-2",
+        identifiers=ids(patient),
+        groups=[(m.obr(filler="VT-2"), [glucose(), m.obx(2, "FN", "1554-5^GLUCOSE^LN", "^182")])],
+    )
+    reply = receive(message)
+    assert reply.ack_codes == ["AE"] and "HL7-026" in reply.text and "ERR||OBX^2^2|" in reply.text
+    assert not Observation.objects.filter(patient=patient).exists()
+    assert not DiagnosticReport.objects.filter(patient=patient).exists()
+
+
+def test_a_long_name_in_the_coding_system_component_is_not_a_system(lis: Any, hospital: Any) -> None:
+    patient = hospital.own_patient
+    long_name = "1554-5^GLUCOSE^POST 12H CFST:MCNC:PT:SER/PLAS:QN"
+    message = m.oru(
+        "CS-1",
+        identifiers=ids(patient),
+        groups=[(m.obr(filler="CS-1"), [m.obx(1, "SN", long_name, "^182", "mg/dl", "70_105", "H")])],
+    )
+    assert receive(message).ack_codes == ["AA"]
+    assert Observation.objects.get(patient=patient).code == "1554-5"
+
+
+def test_an_invalid_birth_date_on_results_is_a_warning(lis: Any, hospital: Any) -> None:
+    patient = hospital.own_patient
+    message = m.oru(
+        "BD-1", identifiers=ids(patient), birth="196203520", groups=[(m.obr(filler="BD-1"), [glucose()])]
+    )
+    reply = receive(message)
+    assert reply.ack_codes == ["AA"] and "PID-7 196203520: not a valid birth date, ignored" in reply.text
+    assert Observation.objects.filter(patient=patient).count() == 1

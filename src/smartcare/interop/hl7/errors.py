@@ -65,7 +65,9 @@ class UnsupportedMessageType(Hl7Error):
     ack_code = "AR"
     hl7_code = "200"
     hl7_text = "Unsupported message type"
-    message = _("Message type %(type)s is not supported (accepted: ADT^A01, ADT^A04, ADT^A08, ORU^R01).")
+    message = _(
+        "Message type %(type)s is not supported (accepted: ADT^A01, ADT^A02, ADT^A03, ADT^A04, ADT^A08, ORU^R01)."
+    )
 
 
 class UnsupportedEvent(Hl7Error):
@@ -73,7 +75,9 @@ class UnsupportedEvent(Hl7Error):
     ack_code = "AR"
     hl7_code = "201"
     hl7_text = "Unsupported event code"
-    message = _("Trigger event %(type)s is not supported (accepted: ADT^A01, ADT^A04, ADT^A08, ORU^R01).")
+    message = _(
+        "Trigger event %(type)s is not supported (accepted: ADT^A01, ADT^A02, ADT^A03, ADT^A04, ADT^A08, ORU^R01)."
+    )
 
 
 class UnsupportedProcessingId(Hl7Error):
@@ -193,3 +197,40 @@ class PatientDeceased(Hl7Error):
     hl7_code = "207"
     hl7_text = "Application internal error"
     message = _("The patient is recorded as deceased; an admission or registration is refused.")
+
+
+class UnknownLocation(Hl7Error):
+    code = "HL7-024"
+    ack_code = "AE"
+    hl7_code = "103"
+    hl7_text = "Table value not found"
+    message = _("The assigned patient location in PV1-3 (%(place)s) is not a bed of smartcare: %(reason)s")
+
+
+class StayRefused(Hl7Error):
+    code = "HL7-025"
+    ack_code = "AE"
+    hl7_code = "207"
+    hl7_text = "Application internal error"
+    message = _("The admission, transfer or discharge cannot be recorded: %(reason)s")
+
+
+class UnsupportedValueType(Hl7Error):
+    code = "HL7-026"
+    ack_code = "AE"
+    hl7_code = "102"
+    hl7_text = "Data type error"
+    message = _(
+        "OBX %(index)s: %(type)s is not an observation value type (HL7 table 0125), so the result "
+        "cannot be read; nothing of the message was kept."
+    )
+
+
+class UnknownStay(Hl7Error):
+    code = "HL7-027"
+    ack_code = "AE"
+    hl7_code = "204"
+    hl7_text = "Unknown key identifier"
+    message = _(
+        "The patient has no inpatient stay in smartcare for visit %(visit)s to transfer or discharge."
+    )

@@ -4,33 +4,54 @@ registered from ADT.
 Matching uses, in PID-3 order: an identifier another system assigned and smartcare remembers
 (``ExternalIdentifier``: assigning authority + value), smartcare's own record number (type MR
 with authority SMARTCARE, or no authority when the sender has none of its own), and the resident
-ID (type NNCHN/NI, or PID-19). Identifiers that point to different patients, or a patient whose
-birth date or sex differs from PID, are refused: a result must never land in the wrong record.
-Lookups run on ``Patient.objects.visible_to(actor)``; writes open the patient with
-``access_patient`` and are audited.
+ID (type NNCHN, or NI/NN issued by China, or PID-19). Identifiers that point to different
+patients, or a patient whose birth date or sex differs from PID, are refused: a result must never
+land in the wrong record. Lookups run on ``Patient.objects.visible_to(actor)``; writes open the
+patient with ``access_patient`` and are audited.
+
+A new patient (ADT) is registered with a valid resident ID when PID-3 has one. Without it, as in
+the FHIR import, the strongest other identity document becomes the patient's identity
+(``national_id`` = ``urn:smartcare:hl7v2:<authority>:<type>|<value>``, encrypted and searchable):
+a foreign national ID (NI), social security (SS/SB), passport (PPN), driver's licence (DL), then
+a record number of the sender (MR, PI or any other type), each with its assigning authority
+(PID-3.4, or the connected system's own); name, birth date and sex then come from PID only.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
+from smartcare.core import clock
 from smartcare.core.errors import InvalidInput
 from smartcare.interop.hl7.ack import APPLICATION
-from smartcare.interop.hl7.errors import InvalidPatient, PatientMismatch, RequiredFieldMissing
+from smartcare.interop.hl7.errors import InvalidPatient, InvalidValue, PatientMismatch, RequiredFieldMissing
 from smartcare.interop.hl7.parsing import at, parse_date, repetitions, value
 from smartcare.interop.models import ConnectedSystem, ExternalIdentifier
 from smartcare.organization.choices import Sex
+from smartcare.patients.access import access_patient
+from smartcare.patients.choices import AccessAction
 from smartcare.patients.models import Patient
 from smartcare.patients.services import PHONE_RE, PatientData, validate_patient_data
 
-RESIDENT_ID_TYPES = frozenset({"NNCHN", "NI", "CZ"})
+RESIDENT_ID_TYPES = frozenset({"NNCHN", "NI", "NN", "CZ"})
+CHINA = frozenset({"", "CHN", "CN"})
+# Identity documents, strongest first (HL7 table 0203), as in the FHIR Patient mapping.
+DOCUMENT_TYPES = ("NI", "NN", "SS", "SB", "PPN", "DL", "MR", "PI")
+DOCUMENT_SYSTEM = "urn:smartcare:hl7v2"
+NO_USABLE_IDENTIFIER = gettext_lazy(
+    "PID-3 (a resident ID, or an identity document or record number with its assigning authority)"
+)
+EARLIEST_BIRTH = dt.date(1900, 1, 1)
 CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -42,7 +63,21 @@ class Identifier:
 
     @property
     def is_resident_id(self) -> bool:
-        return self.id_type in RESIDENT_ID_TYPES or (self.id_type == "NN" and self.authority in ("CHN", ""))
+        if self.id_type == "NNCHN":
+            return True
+        return self.id_type in RESIDENT_ID_TYPES and self.authority in CHINA
+
+    def document_key(self, system: ConnectedSystem) -> str:
+        """The identity this number gives a patient registered without a resident ID ("" when it
+        has no assigning authority, so it could be anybody's)."""
+        authority = _authority(self, system)
+        if not authority or self.is_resident_id or _owned_by_smartcare(self, system):
+            return ""
+        return f"{DOCUMENT_SYSTEM}:{authority}:{self.id_type or 'ID'}|{self.value}"
+
+    @property
+    def rank(self) -> int:
+        return DOCUMENT_TYPES.index(self.id_type) if self.id_type in DOCUMENT_TYPES else len(DOCUMENT_TYPES)
 
 
 @dataclass
@@ -104,14 +139,27 @@ def _address(pid: Any) -> str:
 
 def _birth_date(pid: Any) -> Any:
     with at("PID^1^7"):
-        return parse_date(value(pid, 7), "PID-7")
+        born = parse_date(value(pid, 7), "PID-7")
+        if born is not None and not EARLIEST_BIRTH <= born <= clock.today():
+            raise InvalidValue(element="PID-7", value=value(pid, 7)[:40])
+        return born
 
 
-def demographics(pid: Any, found: list[Identifier]) -> Demographics:
+def demographics(pid: Any, found: list[Identifier], *, warnings: list[str] | None = None) -> Demographics:
+    """PID's person. With ``warnings`` (results for a known patient), an unreadable birth date is
+    left out with a warning instead of refusing the message: the identifiers identify the patient,
+    and the birth date is then not compared."""
     resident = next((i.value for i in found if i.is_resident_id), "")
+    try:
+        born = _birth_date(pid)
+    except InvalidValue:
+        if warnings is None:
+            raise
+        warnings.append(f"PID-7 {value(pid, 7)[:40]}: not a valid birth date, ignored")
+        born = None
     return Demographics(
         name=_name(pid),
-        birth_date=_birth_date(pid),
+        birth_date=born,
         sex=_sex(value(pid, 8)),
         phone=_phone(pid),
         address=_address(pid),
@@ -136,7 +184,11 @@ def find_patient(actor: Any, found: list[Identifier], system: ConnectedSystem) -
     for identifier in found:
         if identifier.is_resident_id:
             matches.update(visible.by_national_id(identifier.value).values_list("pk", flat=True))
-        elif _owned_by_smartcare(identifier, system):
+            continue
+        document = identifier.document_key(system)
+        if document:  # a patient registered with this document (HL7 or FHIR import)
+            matches.update(visible.by_national_id(document).values_list("pk", flat=True))
+        if _owned_by_smartcare(identifier, system):
             matches.update(
                 visible.filter(medical_record_number=identifier.value).values_list("pk", flat=True)
             )
@@ -160,6 +212,7 @@ def check_identity(patient: Patient, person: Demographics) -> None:
     if (
         person.resident_id
         and patient.national_id
+        and "|" not in patient.national_id  # registered with another identity document
         and person.resident_id.upper() != patient.national_id.upper()
     ):
         raise PatientMismatch(what="resident ID", location="PID^1^3")
@@ -192,14 +245,49 @@ def remember_identifiers(patient: Patient, found: list[Identifier], system: Conn
     return added
 
 
-def register(actor: Any, person: Demographics, system: ConnectedSystem) -> Patient:
+def _invalid(errors: dict[str, list[str]]) -> InvalidPatient:
+    reasons = "; ".join(f"{name}: {' '.join(texts)}" for name, texts in errors.items())
+    return InvalidPatient(reason=reasons, location="PID^1^5")
+
+
+def _document_identity(person: Demographics, found: list[Identifier], system: ConnectedSystem) -> PatientData:
+    """A patient without a resident ID: the strongest identity document, and PID's own data."""
+    documents = sorted((i for i in found if i.document_key(system)), key=lambda i: i.rank)
+    if not documents:
+        raise RequiredFieldMissing(element=str(NO_USABLE_IDENTIFIER), location="PID^1^3")
+    if person.birth_date is None:
+        raise RequiredFieldMissing(element="PID-7", location="PID^1^7")
+    errors: dict[str, list[str]] = {}
+    name = person.name.strip()
+    if not name or len(name) > 100:
+        errors["name"] = [str(_("Enter the patient's name (at most 100 characters)."))]
+    if errors:
+        raise _invalid(errors)
+    return PatientData(
+        name=name,
+        national_id=documents[0].document_key(system),
+        phone=person.phone,
+        sex=person.sex,
+        birth_date=person.birth_date,
+        address=person.address,
+    )
+
+
+def register(actor: Any, person: Demographics, found: list[Identifier], system: ConnectedSystem) -> Patient:
     """Register a patient the HIS admitted or registered (ADT^A01/A04).
 
-    The registry's own validation applies (``validate_patient_data``: a valid resident ID that
-    matches birth date and sex). Record numbers follow the registry's scheme (MRN + row id).
+    With a resident ID the registry's own validation applies (``validate_patient_data``: a valid
+    resident ID that matches birth date and sex). Without one, the strongest identity document
+    with its assigning authority is the identity (see the module docstring); no usable identifier
+    at all is refused (HL7-004). Record numbers follow the registry's scheme (MRN + row id).
     """
     if not person.resident_id:
-        raise RequiredFieldMissing(element="PID-3 (resident ID, type NNCHN)", location="PID^1^3")
+        clean = _document_identity(person, found, system)
+        if Patient.objects.by_national_id(clean.national_id).exists():
+            raise PatientMismatch(
+                what="identity (the identity document is registered to another patient)", location="PID^1^3"
+            )
+        return _create(actor, clean, system)
     try:
         clean = validate_patient_data(
             PatientData(
@@ -219,6 +307,10 @@ def register(actor: Any, person: Demographics, system: ConnectedSystem) -> Patie
         raise PatientMismatch(
             what="identity (the resident ID is registered to another patient)", location="PID^1^3"
         )
+    return _create(actor, clean, system)
+
+
+def _create(actor: Any, clean: PatientData, system: ConnectedSystem) -> Patient:
     assert clean.birth_date is not None
     patient = Patient(
         name=clean.name,
@@ -240,3 +332,25 @@ def register(actor: Any, person: Demographics, system: ConnectedSystem) -> Patie
         actor, AuditAction.CREATE, patient=patient, obj=patient, detail={"via": "hl7", "system": system.name}
     )
     return patient
+
+
+def update_documented(actor: Any, patient: Patient, changes: dict[str, Any]) -> None:
+    """Name, phone and address of a patient registered with another identity document than a
+    resident ID. ``patients.services.update_patient`` re-validates the resident ID, which such a
+    patient has not; the same checks apply to the changed fields, with the same audit."""
+    name = str(changes.get("name", patient.name)).strip()
+    if not name or len(name) > 100:
+        raise _invalid({"name": [str(_("Enter the patient's name (at most 100 characters)."))]})
+    if "phone" in changes and not PHONE_RE.match(changes["phone"]):  # demographics keeps valid ones only
+        raise _invalid({"phone": [str(_("Enter an 11-digit mobile number."))]})
+    opened = access_patient(actor, patient.pk, AccessAction.UPDATE, audit=False)
+    for field_name, new in changes.items():
+        setattr(opened, field_name, str(new).strip())
+    opened.save(update_fields=[*changes, "updated_at"])
+    record(
+        actor,
+        AuditAction.UPDATE,
+        patient=opened,
+        obj=opened,
+        detail={"fields": sorted(changes), "via": "hl7"},
+    )

@@ -29,6 +29,7 @@ from smartcare.interop.hl7.errors import (
     RequiredFieldMissing,
     UnknownOrder,
     UnknownPatient,
+    UnsupportedValueType,
 )
 from smartcare.interop.hl7.inbound import Inbound
 from smartcare.interop.hl7.parsing import (
@@ -55,6 +56,7 @@ from smartcare.patients.choices import AccessAction
 
 LOINC_SYSTEMS = frozenset({"LN", "LOINC", "HTTP://LOINC.ORG"})
 LOINC_CODE = re.compile(r"^\d{1,7}-\d$")
+CODING_SYSTEM = re.compile(r"^([A-Za-z0-9_.+-]{1,20}|(https?|urn):\S+)$")
 # OBR-25 result status (HL7 table 0123) -> DiagnosticReport status.
 REPORT_STATUS = {
     "F": ReportStatus.FINAL,
@@ -86,6 +88,28 @@ FLAGS = {
 TEXT_TYPES = frozenset({"ST", "TX", "FT"})
 CODED_TYPES = frozenset({"CE", "CWE", "CNE", "CF", "IS", "ID"})
 TIME_TYPES = frozenset({"DT", "DTM", "TS", "TM"})
+# The other value types of HL7 table 0125 (addresses, names, money, ...): kept as their text.
+OTHER_TYPES = frozenset(
+    {
+        "AD",
+        "CK",
+        "CN",
+        "CP",
+        "CQ",
+        "CX",
+        "DR",
+        "MA",
+        "MO",
+        "NA",
+        "PN",
+        "TN",
+        "XAD",
+        "XCN",
+        "XON",
+        "XPN",
+        "XTN",
+    }
+)
 SKIPPED_STATUSES = frozenset({"X", "D", "I", "W"})  # no result, deleted, pending, wrong
 
 
@@ -121,7 +145,13 @@ def _groups(message: Any) -> list[Group]:
 
 
 def _code(code: str, system: str) -> tuple[str, str]:
-    """(code as stored on the observation, FHIR system uri of the report code)."""
+    """(code as stored on the observation, FHIR system uri of the report code).
+
+    CE.3/CWE.3 is the name of a coding system (HL7 table 0396: ``LN``, ``SCT``, ``99zzz``, or a
+    URI). Some senders put a long name there (the HL7 sample: ``POST 12H CFST:MCNC:PT:SER/PLAS:QN``
+    after ``1554-5^GLUCOSE``); that is no coding system, so the code stands alone."""
+    if not CODING_SYSTEM.match(system):
+        system = ""
     upper = system.upper()
     if upper in LOINC_SYSTEMS or (not system and LOINC_CODE.match(code)):
         return code, "http://loinc.org"
@@ -147,7 +177,6 @@ class Result:
 
 
 def _value(obx: Any, index: int, value_type: str) -> tuple[float | None, str]:
-    location = f"OBX^{index}^5"
     if value_type == "NM":
         raw = value(obx, 5)
         return parse_number(raw, f"OBX-5 ({index})") if raw else None, ""
@@ -172,7 +201,12 @@ def _value(obx: Any, index: int, value_type: str) -> tuple[float | None, str]:
         if raw:
             parse_timestamp(raw, f"OBX-5 ({index})")
         return None, raw
-    raise InvalidValue(element=f"OBX-2 ({index})", value=value_type or "-", location=location)
+    if value_type in OTHER_TYPES:
+        parts = [value(obx, 5, 1, comp) for comp in range(1, 13)]
+        return None, " ".join(part for part in parts if part)
+    # Not a value type at all (e.g. FN, the family name type): what the number means is unknown,
+    # so the message is refused rather than a result guessed or silently dropped.
+    raise UnsupportedValueType(index=index, type=value_type or "-", location=f"OBX^{index}^2")
 
 
 def _results(inbound: Inbound, group: Group, default_time: Any) -> list[Result]:
@@ -391,7 +425,8 @@ def handle_oru(inbound: Inbound) -> None:
     found = identity.identifiers(pid)
     if not found:
         raise RequiredFieldMissing(element="PID-3", location="PID^1^3")
-    person = identity.demographics(pid, found)
+    # Results are for a known patient: a birth date that is not a date is ignored with a warning.
+    person = identity.demographics(pid, found, warnings=inbound.warnings)
     patient = identity.find_patient(inbound.actor, found, inbound.system)
     if patient is None:
         raise UnknownPatient(location="PID^1^3")

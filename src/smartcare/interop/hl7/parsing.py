@@ -48,7 +48,7 @@ CHARSETS = {
     "GB18030": "gb18030",
 }
 SUPPORTED: dict[str, frozenset[str]] = {
-    "ADT": frozenset({"A01", "A04", "A08"}),
+    "ADT": frozenset({"A01", "A02", "A03", "A04", "A08"}),
     "ORU": frozenset({"R01"}),
 }
 PROCESSING_IDS = frozenset({"P", "D"})

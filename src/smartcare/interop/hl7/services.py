@@ -9,7 +9,8 @@ each in ``Hl7Message``. Guarantees:
 * A message accepted before (same system and MSH-10) is acknowledged again and not written twice.
 * The sender must be a registered, active connected system: over HTTP the authenticated machine
   identity's system, whose MSH-3/MSH-4 the message must carry; over MLLP the system named by
-  MSH-3/MSH-4, from an allowed network. Its machine identity is the actor of every write.
+  MSH-3/MSH-4 (MSH-4 alone when MSH-3 is empty), from an allowed network. Its machine identity
+  is the actor of every write.
 """
 
 from __future__ import annotations
@@ -71,9 +72,12 @@ def system_for_user(user: Any) -> ConnectedSystem:
 
 
 def _sender_matches(system: ConnectedSystem, header: Header) -> bool:
+    facility_matches = header.sending_facility.upper() == system.sending_facility.upper()
+    if not header.sending_application:  # MSH-3 is optional: then MSH-4 names the sender
+        return bool(system.sending_facility) and facility_matches
     if header.sending_application.upper() != system.sending_application.upper():
         return False
-    return not system.sending_facility or header.sending_facility.upper() == system.sending_facility.upper()
+    return not system.sending_facility or facility_matches
 
 
 def identify(header: Header, *, user: Any = None, remote_address: str = "") -> ConnectedSystem:
@@ -84,13 +88,20 @@ def identify(header: Header, *, user: Any = None, remote_address: str = "") -> C
                 system=system.name, reason="MSH-3/MSH-4 name another sender", location="MSH^1^3"
             )
         return system
-    candidates = ConnectedSystem.objects.select_related("user").filter(
-        Q(sending_facility__iexact=header.sending_facility) | Q(sending_facility=""),
-        sending_application__iexact=header.sending_application,
-        is_active=True,
-    )
+    active = ConnectedSystem.objects.select_related("user").filter(is_active=True)
+    if header.sending_application:
+        candidates = active.filter(
+            Q(sending_facility__iexact=header.sending_facility) | Q(sending_facility=""),
+            sending_application__iexact=header.sending_application,
+        )
+    elif header.sending_facility:
+        # MSH-3 is optional (some senders, e.g. the VINAH profile, name only their facility):
+        # the one system registered for that facility.
+        candidates = active.filter(sending_facility__iexact=header.sending_facility)
+    else:
+        candidates = active.none()
     found = sorted(candidates, key=lambda s: s.sending_facility == "")
-    if not found or not header.sending_application:
+    if not found or (not header.sending_application and len(found) > 1):
         raise UnknownSender(
             application=header.sending_application or "-",
             facility=header.sending_facility or "-",
