@@ -166,6 +166,9 @@ def test_two_doctors_see_each_other_in_the_consultation_room(
     expert.mouse.click(middle_x - 40, middle_y)
     expert.mouse.click(middle_x + 40, middle_y)
     expect(expert.locator("[data-testid=annotation-list] li")).to_have_count(1)
+    # The phantom has Pixel Spacing (250 mm over 128 pixels): the distance is shown in mm.
+    expect(expert.locator("[data-testid=shared-viewer]")).to_have_attribute("data-unit", "mm")
+    expect(expert.locator("[data-testid=annotation-list] li")).to_contain_text(" mm")
     form = expert.locator("[data-testid=room-opinion-form]")
     form.locator("#diagnosis").fill("I63.9")
     form.locator("#recommendations").fill("Admit to the stroke unit")
@@ -182,6 +185,10 @@ def test_two_doctors_see_each_other_in_the_consultation_room(
     (distance,) = opinion.annotations
     assert distance["kind"] == "distance" and distance["frame"] == 1
     assert abs(distance["points"][1][0] - distance["points"][0][0]) > 10
+    dx = distance["points"][1][0] - distance["points"][0][0]
+    dy = distance["points"][1][1] - distance["points"][0][1]
+    assert distance["unit"] == "mm" and distance["spacing"] == "pixel"
+    assert distance["length"] == round(((dx * 250 / 128) ** 2 + (dy * 250 / 128) ** 2) ** 0.5, 2)
 
     assert ChatMessage.objects.filter(consultation=consultation).count() == 1
     assert RoomEvent.objects.filter(consultation=consultation, kind="joined").count() >= 2

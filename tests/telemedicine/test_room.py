@@ -199,7 +199,7 @@ def test_shared_images_bound_the_viewer_state_and_the_annotations(h: TestHospita
             "instance": instance.pk,
             "frame": 1,
             "points": [[10, 10], [40, 50]],
-            "mm": 21.456,
+            "mm": 21.456,  # what the browser says does not count: measured again on the server
         },
         {"kind": "text", "instance": instance.pk, "frame": 1, "points": [[12, 30]], "text": "infarct"},
     ]
@@ -207,7 +207,16 @@ def test_shared_images_bound_the_viewer_state_and_the_annotations(h: TestHospita
         h.user("neurologist"), c.pk, diagnosis="I63.9", recommendations="Stroke unit", annotations=marks
     )
     opinion.refresh_from_db()
-    assert opinion.annotations[0]["mm"] == 21.46 and opinion.annotations[1]["text"] == "infarct"
+    # No file, so no known pixel spacing: the distance is saved in pixels, with its unit.
+    assert opinion.annotations[0] == {
+        "kind": "distance",
+        "instance": instance.pk,
+        "frame": 1,
+        "points": [[10.0, 10.0], [40.0, 50.0]],
+        "length": 50.0,
+        "unit": "px",
+    }
+    assert opinion.annotations[1]["text"] == "infarct"
     other = ask(h)
     services.accept(h.user("neurologist"), other.pk)
     # An instance that is not shared with this consultation is refused.

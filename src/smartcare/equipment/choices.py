@@ -130,6 +130,11 @@ DEFAULT_LIMITS: dict[str, dict[str, Limits]] = {
     },
 }
 
+# A device error code is a warning (the device still runs; engineers see the alert) except on kinds
+# that have no degraded mode: a video terminal reporting an error cannot carry a consultation, so
+# its error is critical and opens a work order at once.
+ERROR_CODE_SEVERITY: dict[str, str] = {AssetKind.VIDEO_TERMINAL: Severity.CRITICAL}
+
 # Plausible ranges: anything outside is a broken sensor or a bad message (EQ-003), not a reading.
 PLAUSIBLE = {
     "temperature": (-40.0, 150.0),

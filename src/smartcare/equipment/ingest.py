@@ -28,7 +28,15 @@ from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
 from smartcare.core import clock
 from smartcare.equipment import alerts as alerting
-from smartcare.equipment.choices import METRICS, PLAUSIBLE, AlertRule, AlertStatus, Severity, UsageEvent
+from smartcare.equipment.choices import (
+    ERROR_CODE_SEVERITY,
+    METRICS,
+    PLAUSIBLE,
+    AlertRule,
+    AlertStatus,
+    Severity,
+    UsageEvent,
+)
 from smartcare.equipment.errors import ImplausibleValue, InvalidDeviceCredential, InvalidTelemetry
 from smartcare.equipment.models import (
     Asset,
@@ -223,7 +231,14 @@ def store_telemetry(
                     breaches[found_key] = (breach, item.measured_at)
         if item.error_code:
             breaches[(asset.pk, AlertRule.ERROR_CODE, item.error_code)] = (
-                Breach(AlertRule.ERROR_CODE, item.error_code, Severity.WARNING, 0, 0, item.error_code),
+                Breach(
+                    AlertRule.ERROR_CODE,
+                    item.error_code,
+                    Severity(ERROR_CODE_SEVERITY.get(asset.kind, Severity.WARNING)),
+                    0,
+                    0,
+                    item.error_code,
+                ),
                 item.measured_at,
             )
         _usage(asset, item)

@@ -41,6 +41,8 @@ class ConsultationOut(Schema):
     access_until: dt.datetime | None
     opinion_diagnosis: str | None
     concordance: str | None
+    # One consultation only (not in lists): ids of the attached notes, results, diagnoses, studies.
+    attachments: dict[str, list[int]] | None = None
 
 
 def _out(c: Consultation) -> dict[str, Any]:
@@ -67,8 +69,16 @@ def _out(c: Consultation) -> dict[str, Any]:
     }
 
 
+def _attachments(c: Consultation) -> dict[str, list[int]]:
+    return {
+        name: sorted(getattr(c, name).values_list("pk", flat=True))
+        for name in ("notes", "results", "diagnoses", "studies")
+    }
+
+
 def _reload(user: Any, consultation: Consultation) -> dict[str, Any]:
-    return _out(selectors.consultation_for(user, consultation.pk))
+    found = selectors.consultation_for(user, consultation.pk)
+    return {**_out(found), "attachments": _attachments(found)}
 
 
 @router.get("/consultations", response=list[ConsultationOut], summary="My requests and my expert queue")
@@ -98,6 +108,8 @@ class RequestIn(Schema):
     expert_id: int | None = None
     note_ids: list[int] = []
     study_ids: list[int] = []
+    result_ids: list[int] = []
+    diagnosis_ids: list[int] = []
     encounter_id: int | None = None
     consent_given: bool = False
     consent_note: str = Field("", max_length=200)
@@ -116,7 +128,7 @@ def detail(request: HttpRequest, consultation_id: int) -> dict[str, Any]:
     require_capability(user, "telemedicine.consult")
     consultation = selectors.consultation_for(user, consultation_id)
     record(user, AuditAction.READ, patient=consultation.patient_id, obj=consultation)
-    return _out(consultation)
+    return {**_out(consultation), "attachments": _attachments(consultation)}
 
 
 @router.post("/consultations/{consultation_id}/accept", response=ConsultationOut, summary="Accept a request")

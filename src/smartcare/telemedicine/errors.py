@@ -49,7 +49,7 @@ class InvalidAttachment(InvalidInput):
     code = "TM-007"
     status = 400
     title = _("Attachment not allowed")
-    message = _("Only notes and imaging studies of this patient can be attached.")
+    message = _("Only notes, results, diagnoses and imaging studies of this patient can be attached.")
 
 
 class RoomTokenInvalid(CodedError):

@@ -75,6 +75,12 @@ class Consultation(TimeStampedModel):
         verbose_name=_("encounter"),
     )
     notes = models.ManyToManyField("emr.Note", blank=True, related_name="+", verbose_name=_("shared notes"))
+    results = models.ManyToManyField(
+        "emr.Observation", blank=True, related_name="+", verbose_name=_("shared results")
+    )
+    diagnoses = models.ManyToManyField(
+        "emr.Diagnosis", blank=True, related_name="+", verbose_name=_("shared diagnoses")
+    )
     studies = models.ManyToManyField(
         "interop.ImagingStudy", blank=True, related_name="+", verbose_name=_("shared imaging studies")
     )

@@ -14,14 +14,15 @@ escalated before it is missed (``escalate_deadlines``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -34,7 +35,7 @@ from smartcare.core import clock
 from smartcare.core.errors import InvalidInput, NotFound
 from smartcare.core.permissions import has_capability, require_capability
 from smartcare.emr.errors import UnknownCode
-from smartcare.emr.models import Encounter, Icd10Code, Note
+from smartcare.emr.models import Diagnosis, Encounter, Icd10Code, Note, Observation
 from smartcare.interop.models import ImagingStudy
 from smartcare.notifications.services import notify
 from smartcare.organization.models import Department
@@ -201,12 +202,24 @@ def _link(consultation: Consultation) -> str:
     return f"/telemedicine/consultations/{consultation.pk}/"
 
 
-def _tell(users: Iterable[Any], consultation: Consultation, subject: str, body: str) -> None:
+def _language(user: Any) -> str:
+    return str(getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE)
+
+
+# A notification's (subject, body), rendered once per recipient in the recipient's language.
+Message = Callable[[], tuple[str, str]]
+
+
+def _tell(users: Iterable[Any], consultation: Consultation, message: Message) -> None:
+    """Notify each user once, the text rendered in that user's preferred language (not the
+    sender's, nor the worker's default): ``message`` is called under ``translation.override``."""
     seen: set[int] = set()
     for user in users:
         if user is None or user.pk in seen or not user.is_active:
             continue
         seen.add(user.pk)
+        with translation.override(_language(user)):
+            subject, body = message()
         notify(user, category=NOTIFY_CATEGORY, subject=subject, body=body, link=_link(consultation))
 
 
@@ -273,6 +286,40 @@ def _grant_access(consultation: Consultation, actor: Any, until: dt.datetime) ->
     )
 
 
+def _ids(values: Iterable[Any]) -> set[int]:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise InvalidAttachment(field="attachments")
+    return {_pk(v) for v in values if str(v).strip()}
+
+
+def _attachments(patient: Any, **chosen: Iterable[Any]) -> dict[str, list[Any]]:
+    """The chosen notes, results, diagnoses and imaging studies, each checked to be this patient's
+    (the caller opened the patient with ``access_patient``): one that is not, or does not exist,
+    refuses the whole request (TM-007)."""
+    rows = {
+        "notes": Note.objects.filter(encounter__patient=patient),
+        "results": Observation.objects.filter(patient=patient),
+        "diagnoses": Diagnosis.objects.filter(encounter__patient=patient),
+        "studies": ImagingStudy.objects.filter(patient=patient),
+    }
+    found: dict[str, list[Any]] = {}
+    for name, values in chosen.items():
+        pks = _ids(values)
+        found[name] = list(rows[name].filter(pk__in=pks)) if pks else []
+        if len(found[name]) != len(pks):
+            raise InvalidAttachment(field=name)
+    return found
+
+
+def _attach(consultation: Consultation, attached: dict[str, list[Any]], *, replace: bool = True) -> None:
+    for name, rows in attached.items():
+        related = getattr(consultation, name)
+        if replace:
+            related.set(rows)
+        elif rows:
+            related.add(*rows)
+
+
 # --- The request ---------------------------------------------------------------------------------
 
 
@@ -288,6 +335,8 @@ def request_consultation(
     expert_id: Any = None,
     note_ids: Iterable[Any] = (),
     study_ids: Iterable[Any] = (),
+    result_ids: Iterable[Any] = (),
+    diagnosis_ids: Iterable[Any] = (),
     encounter_id: Any = None,
     consent_given: bool = False,
     consent_note: str = "",
@@ -296,7 +345,8 @@ def request_consultation(
     """Ask a specialty (a named expert or its pool) for an opinion on one patient.
 
     Records the patient's consent to share the record (required), the working diagnosis and the
-    attachments (notes and studies of this patient only), sets the answer deadline from the urgency
+    attachments (notes, results, diagnoses and imaging studies of this patient only, which the
+    requester may see since the patient was opened with ``access_patient``), sets the answer deadline from the urgency
     and notifies the expert or the pool.
     """
     require_capability(actor, "telemedicine.request")
@@ -322,12 +372,9 @@ def request_consultation(
         ).first()
         if expert is None or expert.pk == actor.pk:
             raise UnknownExpert(field="expert")
-    note_pks = {_pk(n) for n in note_ids if str(n).strip()}
-    notes = list(Note.objects.filter(pk__in=note_pks, encounter__patient=patient))
-    study_pks = {_pk(s) for s in study_ids if str(s).strip()}
-    studies = list(ImagingStudy.objects.filter(pk__in=study_pks, patient=patient))
-    if len(notes) != len(note_pks) or len(studies) != len(study_pks):
-        raise InvalidAttachment(field="attachments")
+    attached = _attachments(
+        patient, notes=note_ids, studies=study_ids, results=result_ids, diagnoses=diagnosis_ids
+    )
     encounter = None
     if encounter_id not in (None, ""):
         encounter = Encounter.objects.filter(pk=_pk(encounter_id), patient=patient).first()
@@ -358,8 +405,7 @@ def request_consultation(
         requested_at=now,
         deadline_at=now + default_response_window(urgency),
     )
-    consultation.notes.set(notes)
-    consultation.studies.set(studies)
+    _attach(consultation, attached)
     _event(consultation, EventKind.REQUESTED, actor)
     record(
         actor,
@@ -369,20 +415,22 @@ def request_consultation(
         detail={
             "event": "consultation_requested",
             "specialty": specialty.pk,
-            "notes": sorted(note_pks),
-            "studies": sorted(study_pks),
+            **{name: sorted(r.pk for r in rows) for name, rows in attached.items()},
         },
     )
     recipients = [expert] if expert is not None else [u for u in pool(specialty.pk) if u.pk != actor.pk]
     _tell(
         recipients,
         consultation,
-        _("New remote consultation request (%(urgency)s)") % {"urgency": consultation.get_urgency_display()},
-        _("%(department)s asks for your opinion; answer due by %(deadline)s.")
-        % {
-            "department": consultation.requesting_department.name,
-            "deadline": timezone.localtime(consultation.deadline_at).strftime("%Y-%m-%d %H:%M"),
-        },
+        lambda: (
+            _("New remote consultation request (%(urgency)s)")
+            % {"urgency": consultation.get_urgency_display()},
+            _("%(department)s asks for your opinion; answer due by %(deadline)s.")
+            % {
+                "department": consultation.requesting_department.name,
+                "deadline": timezone.localtime(consultation.deadline_at).strftime("%Y-%m-%d %H:%M"),
+            },
+        ),
     )
     return consultation
 
@@ -405,8 +453,10 @@ def accept(actor: Any, consultation_id: Any) -> Consultation:
     _tell(
         [consultation.requester],
         consultation,
-        _("Consultation %(number)s accepted") % {"number": consultation.number},
-        _("%(expert)s accepted your request.") % {"expert": str(actor)},
+        lambda: (
+            _("Consultation %(number)s accepted") % {"number": consultation.number},
+            _("%(expert)s accepted your request.") % {"expert": str(actor)},
+        ),
     )
     return consultation
 
@@ -424,8 +474,10 @@ def ask_for_information(actor: Any, consultation_id: Any, question: str) -> Cons
     _tell(
         [consultation.requester],
         consultation,
-        _("More information asked for %(number)s") % {"number": consultation.number},
-        text,
+        lambda: (
+            _("More information asked for %(number)s") % {"number": consultation.number},
+            text,
+        ),
     )
     return consultation
 
@@ -438,19 +490,18 @@ def provide_information(
     *,
     note_ids: Iterable[Any] = (),
     study_ids: Iterable[Any] = (),
+    result_ids: Iterable[Any] = (),
+    diagnosis_ids: Iterable[Any] = (),
 ) -> Consultation:
     require_capability(actor, "telemedicine.request")
     consultation = _load(actor, consultation_id)
     if consultation.requester_id != actor.pk:
         raise NotTheRequester()
     answer = _text(text, "text", MAX_QUESTION, required=True)
-    patient = consultation.patient
-    note_pks = {_pk(n) for n in note_ids if str(n).strip()}
-    study_pks = {_pk(s) for s in study_ids if str(s).strip()}
-    notes = list(Note.objects.filter(pk__in=note_pks, encounter__patient=patient))
-    studies = list(ImagingStudy.objects.filter(pk__in=study_pks, patient=patient))
-    if len(notes) != len(note_pks) or len(studies) != len(study_pks):
-        raise InvalidAttachment(field="attachments")
+    patient = access_patient(actor, consultation.patient_id, AccessAction.CLINICAL, audit=False)
+    attached = _attachments(
+        patient, notes=note_ids, studies=study_ids, results=result_ids, diagnoses=diagnosis_ids
+    )
     target = ConsultationStatus.ACCEPTED if consultation.accepted_at else ConsultationStatus.REQUESTED
     if consultation.status != ConsultationStatus.INFO_REQUESTED:
         raise TransitionRefused(
@@ -458,16 +509,26 @@ def provide_information(
         )
     _move(consultation, target)
     consultation.save(update_fields=["status", "updated_at"])
-    consultation.notes.add(*notes)
-    consultation.studies.add(*studies)
+    _attach(consultation, attached, replace=False)
     _event(consultation, EventKind.INFO_PROVIDED, actor, answer)
-    record(actor, AuditAction.UPDATE, patient=patient, obj=consultation, detail={"event": "info_provided"})
+    record(
+        actor,
+        AuditAction.UPDATE,
+        patient=patient,
+        obj=consultation,
+        detail={
+            "event": "info_provided",
+            **{name: sorted(r.pk for r in rows) for name, rows in attached.items()},
+        },
+    )
     recipients = [consultation.expert] if consultation.expert else pool(consultation.specialty_id)
     _tell(
         recipients,
         consultation,
-        _("Information added to %(number)s") % {"number": consultation.number},
-        answer,
+        lambda: (
+            _("Information added to %(number)s") % {"number": consultation.number},
+            answer,
+        ),
     )
     return consultation
 
@@ -496,8 +557,10 @@ def decline(actor: Any, consultation_id: Any, reason: str) -> Consultation:
     _tell(
         [consultation.requester],
         consultation,
-        _("Consultation %(number)s declined") % {"number": consultation.number},
-        text,
+        lambda: (
+            _("Consultation %(number)s declined") % {"number": consultation.number},
+            text,
+        ),
     )
     return consultation
 
@@ -523,8 +586,10 @@ def cancel(actor: Any, consultation_id: Any, reason: str) -> Consultation:
         _tell(
             [consultation.expert],
             consultation,
-            _("Consultation %(number)s cancelled") % {"number": consultation.number},
-            text,
+            lambda: (
+                _("Consultation %(number)s cancelled") % {"number": consultation.number},
+                text,
+            ),
         )
     return consultation
 
@@ -532,10 +597,32 @@ def cancel(actor: Any, consultation_id: Any, reason: str) -> Consultation:
 # --- The opinion ---------------------------------------------------------------------------------
 
 
-def clean_annotations(value: Any, allowed_instances: set[int] | None = None) -> list[dict[str, Any]]:
+# Per shared instance: (row spacing mm, column spacing mm, source) when known, else None.
+InstanceSpacing = dict[int, tuple[float, float, str] | None]
+
+
+def distance(points: list[list[float]], spacing: tuple[float, float, str] | None) -> dict[str, Any]:
+    """The length of a distance measurement, with its unit: in mm when the image's pixel spacing is
+    known (x runs along a row, so it scales with the column spacing; y with the row spacing), else
+    in image pixels. Imager Pixel Spacing (at the detector) is flagged: the length is approximate."""
+    (x0, y0), (x1, y1) = points
+    if spacing is None:
+        return {"length": round(math.hypot(x1 - x0, y1 - y0), 1), "unit": "px"}
+    row, column, source = spacing
+    return {
+        "length": round(math.hypot((x1 - x0) * column, (y1 - y0) * row), 2),
+        "unit": "mm",
+        "spacing": source,
+    }
+
+
+def clean_annotations(value: Any, instances: InstanceSpacing | None = None) -> list[dict[str, Any]]:
     """Measurements and annotations from the viewer: a list of
     ``{"kind": "distance"|"arrow"|"text", "instance": id, "frame": n, "points": [[x, y], ...],
-    "text": "...", "mm": float}`` with coordinates in image pixels."""
+    "text": "..."}`` with coordinates in image pixels. ``instances``: the images shared with the
+    consultation (others are refused) and their pixel spacing. A distance is measured here, not
+    taken from the browser, and saved with its unit: ``"length"`` and ``"unit"`` ("mm", with
+    ``"spacing"`` "pixel" or "imager"; or "px" when the image has no known spacing)."""
     if value in (None, ""):
         return []
     if not isinstance(value, list) or len(value) > MAX_ANNOTATIONS:
@@ -556,7 +643,7 @@ def clean_annotations(value: Any, allowed_instances: set[int] | None = None) -> 
             raise InvalidAnnotation(field="annotations") from None
         if any(not (0 <= c < 100000) for p in pts for c in p) or frame < 1:
             raise InvalidAnnotation(field="annotations")
-        if allowed_instances is not None and instance not in allowed_instances:
+        if instances is not None and instance not in instances:
             raise InvalidAnnotation(field="annotations")
         entry: dict[str, Any] = {"kind": item["kind"], "instance": instance, "frame": frame, "points": pts}
         text = str(item.get("text") or "").strip()
@@ -565,27 +652,23 @@ def clean_annotations(value: Any, allowed_instances: set[int] | None = None) -> 
         if text:
             entry["text"] = text
         if item["kind"] == AnnotationKind.DISTANCE:
-            mm = item.get("mm")
-            if mm is not None:
-                try:
-                    mm_value = float(mm)
-                except (TypeError, ValueError):
-                    raise InvalidAnnotation(field="annotations") from None
-                if not (0 <= mm_value < 10000):
-                    raise InvalidAnnotation(field="annotations")
-                entry["mm"] = round(mm_value, 2)
+            entry.update(distance(pts, instances.get(instance) if instances is not None else None))
         cleaned.append(entry)
     return cleaned
 
 
-def _shared_instances(consultation: Consultation) -> set[int]:
+def _shared_instances(consultation: Consultation) -> InstanceSpacing:
+    from smartcare.interop.dicom.services import known_pixel_spacing
     from smartcare.interop.models import ImagingInstance
 
-    return set(
-        ImagingInstance.objects.filter(series__study__in=consultation.studies.all()).values_list(
-            "pk", flat=True
-        )
-    )
+    rows = list(ImagingInstance.objects.filter(series__study__in=consultation.studies.all()))
+    known_pixel_spacing(rows)
+    return {
+        i.pk: (i.row_spacing, i.column_spacing, i.spacing_source)
+        if i.row_spacing and i.column_spacing
+        else None
+        for i in rows
+    }
 
 
 def _enter_record(actor: Any, consultation: Consultation, diagnosis: Icd10Code) -> str:
@@ -593,7 +676,7 @@ def _enter_record(actor: Any, consultation: Consultation, diagnosis: Icd10Code) 
     diagnosis of the open encounter the request came from, else on the problem list."""
     from smartcare.emr import services as emr
     from smartcare.emr.choices import DiagnosisStatus, EncounterStatus, ProblemStatus
-    from smartcare.emr.models import Diagnosis, Problem
+    from smartcare.emr.models import Problem
 
     encounter = consultation.encounter
     if encounter is not None and encounter.status == EncounterStatus.IN_PROGRESS:
@@ -678,15 +761,19 @@ def submit_opinion(
     _tell(
         [consultation.requester],
         consultation,
-        _("Opinion for %(number)s") % {"number": consultation.number},
-        _("The expert's opinion is in the record."),
+        lambda: (
+            _("Opinion for %(number)s") % {"number": consultation.number},
+            _("The expert's opinion is in the record."),
+        ),
     )
     if agreement == Concordance.DISCORDANT:
         _tell(
             heads([consultation.requesting_department_id]),
             consultation,
-            _("Discordant consultation %(number)s to review") % {"number": consultation.number},
-            _("The expert's diagnosis differs from the working diagnosis."),
+            lambda: (
+                _("Discordant consultation %(number)s to review") % {"number": consultation.number},
+                _("The expert's diagnosis differs from the working diagnosis."),
+            ),
         )
     return opinion
 
@@ -721,8 +808,10 @@ def review_discordance(
     _tell(
         [consultation.requester],
         consultation,
-        _("Feedback on consultation %(number)s") % {"number": consultation.number},
-        text,
+        lambda: (
+            _("Feedback on consultation %(number)s") % {"number": consultation.number},
+            text,
+        ),
     )
     return review
 
@@ -741,51 +830,60 @@ def escalate_deadlines(*, now: dt.datetime | None = None) -> dict[str, int]:
     department's head) and flag the ones whose deadline passed (to the requester and both heads).
     Idempotent: each consultation is escalated once and flagged once."""
     now = now or clock.now()
-    escalated = overdue = 0
+    counts = {"escalated": 0, "overdue": 0}
     # Open requests are few (each lives hours to a day): check them all rather than guess a horizon.
     candidates = Consultation.objects.filter(status__in=OPEN_STATUSES).filter(
         Q(escalated_at=None) | Q(overdue_at=None)
     )
     for pk in list(candidates.values_list("pk", flat=True)):
-        with transaction.atomic():
-            consultation = (
-                Consultation.objects.select_for_update(of=("self",))
-                .select_related("expert", "requester", "requesting_department", "specialty")
-                .filter(pk=pk, status__in=OPEN_STATUSES)
-                .first()
-            )
-            if consultation is None:
-                continue
-            if consultation.escalated_at is None and now >= consultation.deadline_at - escalation_lead(
-                consultation
-            ):
-                consultation.escalated_at = now
-                consultation.save(update_fields=["escalated_at", "updated_at"])
-                _event(consultation, EventKind.ESCALATED)
-                experts = [consultation.expert] if consultation.expert else pool(consultation.specialty_id)
-                _tell(
-                    [*experts, *heads([consultation.specialty_id])],
-                    consultation,
-                    _("Consultation %(number)s is due soon") % {"number": consultation.number},
-                    _("Please answer by %(deadline)s or hand the request over.")
-                    % {"deadline": date_format(timezone.localtime(consultation.deadline_at), "Y-m-d H:i")},
-                )
-                escalated += 1
-            if consultation.overdue_at is None and now >= consultation.deadline_at:
-                consultation.overdue_at = now
-                consultation.save(update_fields=["overdue_at", "updated_at"])
-                _event(consultation, EventKind.OVERDUE)
-                _tell(
-                    [
-                        consultation.requester,
-                        *heads([consultation.specialty_id, consultation.requesting_department_id]),
-                    ],
-                    consultation,
-                    _("Consultation %(number)s missed its deadline") % {"number": consultation.number},
-                    _("The expert's answer is late."),
-                )
-                overdue += 1
-    return {"escalated": escalated, "overdue": overdue}
+        for kind in _escalate_one(pk, now):
+            counts[kind] += 1
+    return counts
+
+
+@transaction.atomic
+def _escalate_one(pk: int, now: dt.datetime) -> list[str]:
+    consultation = (
+        Consultation.objects.select_for_update(of=("self",))
+        .select_related("expert", "requester", "requesting_department", "specialty")
+        .filter(pk=pk, status__in=OPEN_STATUSES)
+        .first()
+    )
+    if consultation is None:
+        return []
+    done: list[str] = []
+    if consultation.escalated_at is None and now >= consultation.deadline_at - escalation_lead(consultation):
+        consultation.escalated_at = now
+        consultation.save(update_fields=["escalated_at", "updated_at"])
+        _event(consultation, EventKind.ESCALATED)
+        experts = [consultation.expert] if consultation.expert else pool(consultation.specialty_id)
+        _tell(
+            [*experts, *heads([consultation.specialty_id])],
+            consultation,
+            lambda: (
+                _("Consultation %(number)s is due soon") % {"number": consultation.number},
+                _("Please answer by %(deadline)s or hand the request over.")
+                % {"deadline": date_format(timezone.localtime(consultation.deadline_at), "Y-m-d H:i")},
+            ),
+        )
+        done.append("escalated")
+    if consultation.overdue_at is None and now >= consultation.deadline_at:
+        consultation.overdue_at = now
+        consultation.save(update_fields=["overdue_at", "updated_at"])
+        _event(consultation, EventKind.OVERDUE)
+        _tell(
+            [
+                consultation.requester,
+                *heads([consultation.specialty_id, consultation.requesting_department_id]),
+            ],
+            consultation,
+            lambda: (
+                _("Consultation %(number)s missed its deadline") % {"number": consultation.number},
+                _("The expert's answer is late."),
+            ),
+        )
+        done.append("overdue")
+    return done
 
 
 # --- The room ------------------------------------------------------------------------------------

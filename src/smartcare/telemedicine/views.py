@@ -29,7 +29,7 @@ from smartcare.audit.services import record
 from smartcare.core import clock
 from smartcare.core.errors import CodedError, InvalidInput, show_on_page
 from smartcare.core.permissions import has_capability, require_capability
-from smartcare.emr.models import Encounter, Note
+from smartcare.emr.models import Diagnosis, Encounter, Note, Observation
 from smartcare.interop.models import ImagingStudy
 from smartcare.organization.models import Department
 from smartcare.patients.access import access_patient
@@ -87,6 +87,8 @@ def new_request(request: HttpRequest, patient_id: int) -> HttpResponse:
                 expert_id=post.get("expert") or None,
                 note_ids=post.getlist("notes"),
                 study_ids=post.getlist("studies"),
+                result_ids=post.getlist("results"),
+                diagnosis_ids=post.getlist("diagnoses"),
                 encounter_id=post.get("encounter") or None,
                 consent_given=post.get("consent") == "on",
                 consent_note=post.get("consent_note", ""),
@@ -103,6 +105,12 @@ def new_request(request: HttpRequest, patient_id: int) -> HttpResponse:
         .order_by("-created_at")[:30]
     )
     studies = ImagingStudy.objects.filter(patient=patient).order_by("-started_at")[:30]
+    results = Observation.objects.filter(patient=patient).order_by("-observed_at", "-pk")[:50]
+    diagnoses = (
+        Diagnosis.objects.filter(encounter__patient=patient)
+        .select_related("icd10", "encounter")
+        .order_by("-encounter__started_at", "-pk")[:30]
+    )
     encounters = Encounter.objects.filter(patient=patient).order_by("-started_at")[:10]
     return render(
         request,
@@ -111,6 +119,12 @@ def new_request(request: HttpRequest, patient_id: int) -> HttpResponse:
             "patient": patient,
             "notes": notes,
             "studies": studies,
+            "results": results,
+            "diagnoses": diagnoses,
+            "chosen": {
+                name: set(request.POST.getlist(name)) if request.method == "POST" else set()
+                for name in ("notes", "studies", "results", "diagnoses")
+            },
             "encounters": encounters,
             "departments": Department.objects.filter(is_active=True, is_clinical=True).order_by(
                 "national_code_id"
@@ -139,6 +153,8 @@ def _act(request: HttpRequest, consultation: Consultation) -> None:
             post.get("text", ""),
             note_ids=post.getlist("notes"),
             study_ids=post.getlist("studies"),
+            result_ids=post.getlist("results"),
+            diagnosis_ids=post.getlist("diagnoses"),
         )
         messages.success(request, _("The information was sent to the expert."))
     elif action == "decline":
@@ -209,6 +225,8 @@ def consultation(request: HttpRequest, consultation_id: int) -> HttpResponse:
             "record_open": record_open,
             "notes": found.notes.select_related("encounter").all() if record_open else [],
             "studies": found.studies.all() if record_open else [],
+            "results": found.results.order_by("observed_at", "pk") if record_open else [],
+            "diagnoses": found.diagnoses.select_related("icd10", "encounter") if record_open else [],
             "events": found.events.select_related("actor").all(),
             "opinion": opinion,
             "review": getattr(found, "review", None) if opinion else None,

@@ -46,6 +46,9 @@ class DicomObject:
     window_width: float | None
     slice_position: float | None
     has_pixels: bool
+    # (row spacing, column spacing) in mm and where it came from ("pixel", "imager" or "none").
+    spacing: tuple[float, float] | None = None
+    spacing_source: str = "none"
 
 
 def _first_number(value: Any) -> float | None:
@@ -91,6 +94,40 @@ def _slice_position(ds: Any) -> float | None:
     return _first_number(ds.get("SliceLocation"))
 
 
+# Beyond this a spacing is a broken header, not a real image (a metre per pixel).
+MAX_SPACING_MM = 1000.0
+
+
+def _spacing_pair(value: Any) -> tuple[float, float] | None:
+    if value is None or isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        return None
+    try:
+        pair = [float(v) for v in value]
+    except (TypeError, ValueError):
+        return None
+    if len(pair) != 2 or not all(0 < v <= MAX_SPACING_MM for v in pair):
+        return None
+    return pair[0], pair[1]
+
+
+def pixel_spacing(ds: Any) -> tuple[tuple[float, float] | None, str]:
+    """((row, column) spacing in mm, source): Pixel Spacing (0028,0030), the distance in the
+    patient; else Imager Pixel Spacing (0018,1164), at the detector (projection radiography:
+    larger than in the patient by the beam's magnification), flagged "imager"; else (None, "none").
+    Multi-frame files may carry it in the shared functional groups only."""
+    found = _spacing_pair(ds.get("PixelSpacing"))
+    if found is None:
+        for group in ds.get("SharedFunctionalGroupsSequence") or []:
+            for measures in group.get("PixelMeasuresSequence") or []:
+                found = found or _spacing_pair(measures.get("PixelSpacing"))
+    if found is not None:
+        return found, "pixel"
+    imager = _spacing_pair(ds.get("ImagerPixelSpacing"))
+    if imager is not None:
+        return imager, "imager"
+    return None, "none"
+
+
 def read(data: bytes, name: str = "") -> DicomObject:
     """Parse the header of one DICOM Part 10 file; refuse it with a coded error if it cannot be
     indexed (not DICOM, no UIDs, invalid UIDs)."""
@@ -118,6 +155,7 @@ def read(data: bytes, name: str = "") -> DicomObject:
             raise InvalidUid(name=name, attribute=attribute, value=found[:70])
         uids[attribute] = found
     has_pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
+    spacing, spacing_source = pixel_spacing(ds)
     return DicomObject(
         name=name,
         data=data,
@@ -146,4 +184,6 @@ def read(data: bytes, name: str = "") -> DicomObject:
         window_width=_first_number(ds.get("WindowWidth")),
         slice_position=_slice_position(ds),
         has_pixels=has_pixels,
+        spacing=spacing,
+        spacing_source=spacing_source,
     )

@@ -70,10 +70,20 @@ def patient_studies(patient: Any) -> list[ImagingStudy]:
 
 
 def series_frames(series: ImagingSeries) -> list[dict[str, Any]]:
-    """The images of a series in scrolling order: each frame of each instance."""
+    """The images of a series in scrolling order: each frame of each instance, with the pixel
+    spacing (``[row, column]`` mm, or None when unknown) and where it came from ("pixel": Pixel
+    Spacing, "imager": Imager Pixel Spacing at the detector, "none"/"": unknown) for measuring."""
+    from smartcare.interop.dicom.services import known_pixel_spacing
+
     frames: list[dict[str, Any]] = []
-    instances = series.instances.order_by("slice_position", "instance_number", "pk")
+    instances = list(series.instances.order_by("slice_position", "instance_number", "pk"))
+    known_pixel_spacing(instances)
     for instance in instances:
+        spacing = (
+            [instance.row_spacing, instance.column_spacing]
+            if instance.row_spacing and instance.column_spacing
+            else None
+        )
         for frame in range(1, instance.number_of_frames + 1):
             frames.append(
                 {
@@ -81,6 +91,8 @@ def series_frames(series: ImagingSeries) -> list[dict[str, Any]]:
                     "frame": frame,
                     "center": instance.window_center,
                     "width": instance.window_width,
+                    "spacing": spacing,
+                    "spacing_source": instance.spacing_source if spacing else "",
                 }
             )
     return frames

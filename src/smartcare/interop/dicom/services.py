@@ -26,6 +26,7 @@ import pydicom
 from django.core.cache import cache
 from django.db import transaction
 from django.utils.translation import gettext as _
+from pydicom.errors import InvalidDicomError
 
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.services import record
@@ -42,7 +43,7 @@ from smartcare.interop.dicom.errors import (
     UnknownPatient,
     UploadTooLarge,
 )
-from smartcare.interop.dicom.reading import DicomObject, read, when
+from smartcare.interop.dicom.reading import MAX_SPACING_MM, DicomObject, pixel_spacing, read, when
 from smartcare.interop.dicom.render import Window, render_frame
 from smartcare.interop.models import (
     ConnectedSystem,
@@ -51,6 +52,7 @@ from smartcare.interop.models import (
     ImagingSeries,
     ImagingStudy,
     InstanceStorage,
+    SpacingSource,
     StudySource,
 )
 from smartcare.patients.access import access_patient
@@ -165,6 +167,12 @@ def _resolve_patients(
     return objects, by_sop
 
 
+def _spacing_fields(spacing: tuple[float, float] | None, source: str) -> dict[str, Any]:
+    if spacing is None:
+        return {"row_spacing": None, "column_spacing": None, "spacing_source": SpacingSource.NONE}
+    return {"row_spacing": spacing[0], "column_spacing": spacing[1], "spacing_source": source}
+
+
 def _store_one(
     actor: Any,
     obj: DicomObject,
@@ -226,6 +234,7 @@ def _store_one(
         "window_center": obj.window_center,
         "window_width": obj.window_width,
         "slice_position": obj.slice_position,
+        **_spacing_fields(obj.spacing, obj.spacing_source),
         "storage": InstanceStorage.LOCAL,
         "file_path": relative,
         "file_size": len(obj.data),
@@ -329,8 +338,39 @@ def instance_file(instance: ImagingInstance) -> Path:
             slice_position=obj.slice_position if obj.slice_position is not None else instance.slice_position,
             sha256=obj.sha256,
             file_size=len(data),
+            **_spacing_fields(obj.spacing, obj.spacing_source),
         )
     return path
+
+
+def known_pixel_spacing(instances: list[ImagingInstance]) -> None:
+    """Fill in the pixel spacing of instances indexed before it was stored, from their files when
+    the file is at hand (stored here, or already cached from the PACS): header only, never the
+    pixels, and never a PACS request. Instances without a file stay unknown (spacing_source "")."""
+    for instance in instances:
+        if instance.spacing_source:
+            continue
+        if instance.storage == InstanceStorage.LOCAL and instance.file_path:
+            try:
+                path = storage.absolute(instance.file_path)
+            except ValueError:
+                continue
+        else:
+            try:
+                path = storage.cache_path(instance.sop_instance_uid)
+            except ValueError:
+                continue
+        if not path.exists():
+            continue
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except (InvalidDicomError, OSError, ValueError, TypeError, AttributeError, KeyError):
+            logger.warning("cannot read the header of %s for its pixel spacing", instance.sop_instance_uid)
+            continue
+        fields = _spacing_fields(*pixel_spacing(ds))
+        ImagingInstance.objects.filter(pk=instance.pk, spacing_source="").update(**fields)
+        for name, value in fields.items():
+            setattr(instance, name, value)
 
 
 def frame_png(actor: Any, instance_id: Any, frame: int, window: Window | None) -> tuple[bytes, Window | None]:
@@ -373,6 +413,8 @@ INSTANCE_FIELDS = [
     "00280004",
     "00280010",
     "00280011",
+    "00280030",
+    "00181164",
 ]
 
 
@@ -381,6 +423,14 @@ def _number(value: Any) -> float | None:
         return float(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+def _pacs_spacing(entry: Any) -> tuple[tuple[float, float] | None, str]:
+    for tag, source in (("00280030", SpacingSource.PIXEL_SPACING), ("00181164", SpacingSource.IMAGER)):
+        values = [_number(v) for v in dicomweb.attributes(entry, tag)]
+        if len(values) == 2 and all(v is not None and 0 < v <= MAX_SPACING_MM for v in values):
+            return (float(values[0] or 0), float(values[1] or 0)), str(source)
+    return None, ""
 
 
 @transaction.atomic
@@ -446,6 +496,7 @@ def sync_patient_studies(actor: Any, patient_id: Any) -> dict[str, int]:
                     ):
                         continue
                     position = dicomweb.attributes(entry, "00200032")
+                    spacing, spacing_source = _pacs_spacing(entry)
                     ImagingInstance.objects.create(
                         series=series,
                         sop_instance_uid=sop_uid,
@@ -460,6 +511,8 @@ def sync_patient_studies(actor: Any, patient_id: Any) -> dict[str, int]:
                         slice_position=_number(position[2])
                         if len(position) == 3
                         else _number(dicomweb.attribute(entry, "00201041")),
+                        # Not in the PACS's answer: left unknown until the file is fetched.
+                        **(_spacing_fields(spacing, spacing_source) if spacing else {}),
                         storage=InstanceStorage.REMOTE,
                     )
                     counts["instances"] += 1

@@ -28,6 +28,16 @@ class InstanceStorage(models.TextChoices):
     REMOTE = "remote", _("On the PACS (DICOMweb)")
 
 
+class SpacingSource(models.TextChoices):
+    """Where an instance's pixel spacing came from. Empty: not known yet (indexed before spacing was
+    stored; read lazily from the file)."""
+
+    PIXEL_SPACING = "pixel", _("Pixel Spacing (0028,0030): in the patient")
+    # At the detector, not corrected for the beam's magnification: distances are approximate.
+    IMAGER = "imager", _("Imager Pixel Spacing (0018,1164): at the detector")
+    NONE = "none", _("No spacing in the file")
+
+
 class ImagingStudy(models.Model):
     study_uid = models.CharField(_("study instance UID"), max_length=64, unique=True)
     patient = models.ForeignKey(
@@ -114,6 +124,14 @@ class ImagingInstance(models.Model):
     window_width = models.FloatField(_("window width"), null=True, blank=True)
     # Where the slice lies along the stack (image position, or slice location), for scrolling.
     slice_position = models.FloatField(_("slice position"), null=True, blank=True)
+    # Millimetres between the centres of adjacent rows and of adjacent columns (the two values of
+    # Pixel Spacing, or of Imager Pixel Spacing as a flagged fallback): turns the viewer's
+    # distances into mm. Null: unknown (see spacing_source).
+    row_spacing = models.FloatField(_("row spacing (mm)"), null=True, blank=True)
+    column_spacing = models.FloatField(_("column spacing (mm)"), null=True, blank=True)
+    spacing_source = models.CharField(
+        _("spacing from"), max_length=8, choices=SpacingSource.choices, blank=True
+    )
     storage = models.CharField(_("storage"), max_length=10, choices=InstanceStorage.choices)
     file_path = models.CharField(_("file"), max_length=300, blank=True)
     file_size = models.BigIntegerField(_("size (bytes)"), null=True, blank=True)
@@ -129,6 +147,11 @@ class ImagingInstance(models.Model):
                 condition=Q(storage="remote") | ~Q(file_path=""), name="interop_local_instance_has_file"
             ),
             models.CheckConstraint(condition=Q(number_of_frames__gte=1), name="interop_instance_has_frames"),
+            models.CheckConstraint(
+                condition=Q(row_spacing__isnull=True, column_spacing__isnull=True)
+                | Q(row_spacing__gt=0, column_spacing__gt=0, spacing_source__in=["pixel", "imager"]),
+                name="interop_instance_spacing_positive",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -140,5 +163,6 @@ __all__ = [
     "ImagingSeries",
     "ImagingStudy",
     "InstanceStorage",
+    "SpacingSource",
     "StudySource",
 ]

@@ -161,7 +161,9 @@
     slider.value = view.index + 1;
     position.textContent = (view.index + 1) + " / " + s.frames.length;
     viewerLabel.textContent = labels.image + " " + (view.index + 1) + "/" + s.frames.length
-      + (view.ww !== null ? " · " + labels.window + " C " + view.wc + " W " + view.ww : "");
+      + (view.ww !== null ? " · " + labels.window + " C " + view.wc + " W " + view.ww : "")
+      + " · " + calibrationText(currentFrame());
+    viewerEl.dataset.unit = spacingOf[currentFrame().instance] ? "mm" : "px";
     viewerEl.dataset.series = s.series;
     viewerEl.dataset.index = view.index + 1;
     viewerEl.dataset.window = view.ww !== null ? view.wc + "," + view.ww : "";
@@ -188,6 +190,28 @@
     render(); share();
   }));
 
+  // Distances: in mm when the image's pixel spacing is known ([row, column] mm; x runs along a row,
+  // so it scales with the column spacing), else in image pixels, labelled as such. Imager Pixel
+  // Spacing is at the detector, not in the patient: flagged as approximate.
+  const spacingOf = {};
+  for (const s of series) for (const f of s.frames) spacingOf[f.instance] = f.spacing ? { spacing: f.spacing, source: f.spacing_source } : null;
+  function measure(a) {
+    const [[x0, y0], [x1, y1]] = a.points;
+    const known = spacingOf[a.instance];
+    if (!known) return { length: Math.round(Math.hypot(x1 - x0, y1 - y0) * 10) / 10, unit: "px" };
+    const [row, column] = known.spacing;
+    return { length: Math.round(Math.hypot((x1 - x0) * column, (y1 - y0) * row) * 100) / 100, unit: "mm", spacing: known.source };
+  }
+  function lengthText(a) {
+    if (a.unit === "mm") return a.length + " " + labels.mm + (a.spacing === "imager" ? " " + labels.detector : "");
+    return a.length + " " + labels.px + " " + labels.uncalibrated;
+  }
+  function calibrationText(f) {
+    const known = f && spacingOf[f.instance];
+    if (!known) return labels.uncalibrated;
+    return known.spacing[1] + " × " + known.spacing[0] + " " + labels.mm + "/" + labels.px + (known.source === "imager" ? " " + labels.detector : "");
+  }
+
   // Annotations: coordinates in image pixels (the displayed image is scaled with object-fit: contain).
   function imageBox() {
     const w = img.clientWidth, h = img.clientHeight, nw = img.naturalWidth || 1, nh = img.naturalHeight || 1;
@@ -207,16 +231,17 @@
       ctx.beginPath(); ctx.moveTo(p[0][0], p[0][1]);
       if (p[1]) ctx.lineTo(p[1][0], p[1][1]);
       ctx.stroke();
-      const label = a.kind === "distance" ? a.length_px + " " + labels.px : (a.text || "");
+      const label = a.kind === "distance" ? lengthText(a) : (a.text || "");
       ctx.fillText(label, (p[1] || p[0])[0] + 4, (p[1] || p[0])[1] - 4);
     }
     annotationList.replaceChildren(...annotations.map((a) => {
       const li = document.createElement("li");
       li.textContent = (labels[a.kind] || a.kind) + " · " + labels.image + " " + a.frame
-        + (a.kind === "distance" ? " · " + a.length_px + " " + labels.px : "") + (a.text ? " · " + a.text : "");
+        + (a.kind === "distance" ? " · " + lengthText(a) : "") + (a.text ? " · " + a.text : "");
       return li;
     }));
-    if (annotationField) annotationField.value = JSON.stringify(annotations.map(({ length_px, ...rest }) => rest));
+    // The server measures again from the points and the stored spacing, and saves the unit.
+    if (annotationField) annotationField.value = JSON.stringify(annotations.map(({ length, unit, spacing, length_px, ...rest }) => rest));
     try { sessionStorage.setItem(storageKey, JSON.stringify(annotations)); } catch (e) { /* storage off */ }
   }
   img.addEventListener("load", drawAnnotations);
@@ -242,14 +267,14 @@
       return;
     } else {
       const a = { kind: tool, instance: f.instance, frame: f.frame, points: [pending, point] };
-      if (tool === "distance") a.length_px = Math.round(Math.hypot(point[0] - pending[0], point[1] - pending[1]) * 10) / 10;
+      if (tool === "distance") Object.assign(a, measure(a));
       annotations.push(a);
       pending = null;
     }
     drawAnnotations();
   });
   document.querySelectorAll("[id^=tool-]").length || (canvas.style.pointerEvents = "none");
-  if (annotations.length) annotations.forEach((a) => { if (a.kind === "distance" && a.length_px === undefined) a.length_px = Math.round(Math.hypot(a.points[1][0] - a.points[0][0], a.points[1][1] - a.points[0][1]) * 10) / 10; });
+  annotations.forEach((a) => { if (a.kind === "distance") Object.assign(a, measure(a)); });
   render();
 
   // --- The websocket -------------------------------------------------------------------------------
