@@ -286,11 +286,14 @@ def test_the_template_must_be_usable(h: TestHospital) -> None:
     assert not CarePlan.objects.exists()
 
 
-def test_no_survey_for_a_patient_without_a_portal_account(h: TestHospital) -> None:
+def test_a_patient_without_a_portal_account_is_surveyed_by_sms(h: TestHospital) -> None:
     from smartcare.followup.models import SurveyInvitation
+    from smartcare.notifications.models import Delivery
 
     discharge_after(h, "胆囊切除术")
-    assert not SurveyInvitation.objects.exists()
+    invitation = SurveyInvitation.objects.get(patient=h.patient_in_care)
+    assert invitation.occasion == "discharge"
+    assert Delivery.objects.get(notification__category="followup_survey").channel == "sms"
     assert CarePlan.objects.filter(patient=h.patient_in_care).exists()
 
 

@@ -17,6 +17,7 @@ from smartcare.scheduling.services import (
     book_slot,
     cancel_appointment,
     expire_offer,
+    expire_overdue_offers,
     join_waitlist,
     offer_freed_place,
 )
@@ -232,3 +233,88 @@ def test_the_offer_expiry_is_scheduled_on_a_queue_that_can_defer(
     [job] = DBTaskResult.objects.filter(task_path="smartcare.scheduling.tasks.expire_waitlist_offer")
     assert job.run_after == first.offer_expires_at
     assert job.args_kwargs["args"] == [first.pk]
+
+
+# --- The periodic sweep behind the deferred expiry ---------------------------------------------------
+
+
+def test_the_sweep_expires_overdue_offers_and_hands_the_place_on(
+    clinic: Clinic, full_tuesday: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The expiry task was lost (the inline backend never schedules it): the periodic sweep does
+    what it would have done, once."""
+    slot, booked, first, second = full_tuesday
+    cancel(clinic, booked[0], django_capture_on_commit_callbacks)
+    first.refresh_from_db()
+    assert first.status == WaitlistStatus.OFFERED  # held until 07:40
+    with clock.frozen_at(at(0, 7, 39)), django_capture_on_commit_callbacks(execute=True):
+        assert expire_overdue_offers() == 0
+    first.refresh_from_db()
+    assert first.status == WaitlistStatus.OFFERED
+
+    with clock.frozen_at(at(0, 7, 40)), django_capture_on_commit_callbacks(execute=True):
+        assert expire_overdue_offers() == 1
+    first.refresh_from_db()
+    second.refresh_from_db()
+    slot.refresh_from_db()
+    assert first.status == WaitlistStatus.EXPIRED
+    assert (second.status, second.offered_slot, second.offer_expires_at) == (
+        WaitlistStatus.OFFERED,
+        slot,
+        at(0, 8, 10),
+    )
+    assert slot.booked == 2  # released, and held again for the next patient
+    assert len(inbox(clinic.user("other_patient_user"), "waitlist_offer")) == 1
+
+    # Idempotent: a second sweep, or the late task, changes nothing.
+    before = snapshot()
+    with clock.frozen_at(at(0, 7, 41)), django_capture_on_commit_callbacks(execute=True):
+        assert expire_overdue_offers() == 0
+        assert expire_offer(first.pk) is False
+    assert snapshot() == before
+
+    # The second offer runs out too: with nobody left waiting, the place is free again.
+    with clock.frozen_at(at(0, 8, 30)), django_capture_on_commit_callbacks(execute=True):
+        assert expire_overdue_offers() == 1
+    second.refresh_from_db()
+    slot.refresh_from_db()
+    assert second.status == WaitlistStatus.EXPIRED
+    assert slot.booked == 1
+    assert Appointment.objects.filter(slot=slot, status=AppointmentStatus.BOOKED).count() == 1
+
+
+def test_the_sweep_leaves_accepted_and_waiting_entries_alone(
+    clinic: Clinic, full_tuesday: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    slot, booked, first, second = full_tuesday
+    cancel(clinic, booked[0], django_capture_on_commit_callbacks)
+    with clock.frozen_at(at(0, 7, 20)):
+        accept_offer(clinic.user("patient"), first.pk, channel=Channel.PORTAL)
+    with clock.frozen_at(at(0, 9)), django_capture_on_commit_callbacks(execute=True):
+        assert expire_overdue_offers() == 0
+    first.refresh_from_db()
+    second.refresh_from_db()
+    slot.refresh_from_db()
+    assert (first.status, second.status, slot.booked) == (WaitlistStatus.ACCEPTED, WaitlistStatus.WAITING, 2)
+
+
+def test_the_sweep_is_a_registered_periodic_task(
+    clinic: Clinic, full_tuesday: Any, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    """Registered with the workers' ticker, often enough for offers that last minutes; run through
+    the task backend as a worker runs it (here the inline backend, SMARTCARE_TASKS_IMMEDIATE)."""
+    from smartcare.core.periodic import jobs
+    from smartcare.scheduling.tasks import expire_overdue_waitlist_offers
+
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}
+    }
+    [job] = [j for j in jobs() if j.name == "scheduling.expire_overdue_waitlist_offers"]
+    assert job.every_seconds <= 120
+    _slot, booked, first, _second = full_tuesday
+    cancel(clinic, booked[0], django_capture_on_commit_callbacks)
+    with clock.frozen_at(at(0, 7, 45)), django_capture_on_commit_callbacks(execute=True):
+        assert job.enqueue == expire_overdue_waitlist_offers.enqueue
+        assert job.enqueue().return_value == 1  # type: ignore[attr-defined]
+    first.refresh_from_db()
+    assert first.status == WaitlistStatus.EXPIRED

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from smartcare.audit.choices import AuditAction
 from smartcare.audit.models import AuditEvent
@@ -23,6 +24,7 @@ from smartcare.visits.errors import (
     CheckInWindowClosed,
     NoBookingToday,
     NothingCalled,
+    NotRequeueable,
     QueueEmpty,
 )
 from smartcare.visits.models import QueueEntry
@@ -35,9 +37,11 @@ from smartcare.visits.services import (
     queue_state,
     recall_current,
     requeue,
+    return_to_queue,
+    send_to_exam,
     skip_current,
 )
-from tests.scheduling.builders import Clinic, at, new_patient
+from tests.scheduling.builders import Clinic, at, new_patient, one_session, slot_of
 
 pytestmark = pytest.mark.django_db
 
@@ -387,3 +391,210 @@ def test_names_are_masked(clinic: Clinic) -> None:
     text = json.dumps(state, ensure_ascii=False)
     assert "王小明" not in text
     assert patient.medical_record_number not in text
+
+
+# --- Stepping out of the queue and coming back -----------------------------------------------------------
+
+
+def called_and(clinic: Clinic, action: Any, hour: int = 9, minute: int = 0) -> QueueEntry:
+    """The doctor calls the first waiting patient and then ``action`` (skip, send to an exam)."""
+    doctor, session = clinic.user("doctor"), clinic.session(0).pk
+    with clock.frozen_at(at(0, hour, minute)):
+        call_next(doctor, session)
+        return action(doctor, session)
+
+
+def three_waiting(clinic: Clinic) -> list[Appointment]:
+    booked = [
+        book(clinic, clinic.own_patient, 9, 0),
+        book(clinic, clinic.patient_in_care, 9, 30),
+        book(clinic, clinic.patient_elsewhere, 10, 0),
+    ]
+    for patient, minute in (
+        (clinic.own_patient, 40),
+        (clinic.patient_in_care, 45),
+        (clinic.patient_elsewhere, 50),
+    ):
+        arrive(clinic, patient, 8, minute)
+    return booked
+
+
+def test_a_patient_sent_to_an_exam_scans_back_in_near_the_front(clinic: Clinic) -> None:
+    sent, second, third = three_waiting(clinic)
+    entry = called_and(clinic, send_to_exam, 9, 5)
+    assert (entry.state, entry.called_at) == (EntryState.AT_EXAM, at(0, 9, 5))
+    assert Appointment.objects.get(pk=sent.pk).status == AppointmentStatus.CHECKED_IN  # not finished
+    state = queue_state(clinic.session(0))
+    assert state["called"] is None
+    assert state["at_exam"] == [sent.pk]
+    assert [(a["appointment"], a["state"], a["name"]) for a in state["away"]] == [(sent.pk, "at_exam", "本*")]
+    with clock.frozen_at(at(0, 9, 10)):
+        assert call_next(clinic.user("doctor"), clinic.session(0).pk).appointment_id == second.pk
+
+    # Back from the ECG: the same scan that checked them in puts them back, at their call time.
+    back = arrive(clinic, clinic.own_patient, 9, 40)
+    assert back.pk == entry.pk
+    assert (back.state, back.returned_from_exam, back.is_late, back.order_time, back.number) == (
+        EntryState.WAITING,
+        True,
+        False,
+        at(0, 9, 5),
+        "A001",
+    )
+    assert waiting_order(clinic) == [sent.pk, third.pk]
+    assert queue_state(clinic.session(0))["away"] == []
+    event = AuditEvent.objects.filter(object_id=str(sent.pk), detail__event="requeued").get()
+    assert (event.detail["from"], event.detail["after_exam"], event.detail["channel"]) == (
+        "at_exam",
+        True,
+        "desk",
+    )
+    # Now waiting again: a further scan gives the queue number, as for anyone waiting.
+    with pytest.raises(AlreadyCheckedIn):
+        arrive(clinic, clinic.own_patient, 9, 41)
+    assert QueueEntry.objects.count() == 3
+
+
+def test_a_skipped_patient_who_scans_again_queues_like_a_late_arrival(clinic: Clinic) -> None:
+    missed, second, third = three_waiting(clinic)
+    entry = called_and(clinic, skip_current)
+    assert queue_state(clinic.session(0))["skipped"] == [missed.pk]
+    kiosk = clinic.user("device")
+    with clock.frozen_at(at(0, 9, 40)):
+        present_code(kiosk, clinic.own_patient.one_code)
+        back = check_in(kiosk, code=clinic.own_patient.one_code, appointment_id=missed.pk, channel="kiosk")
+    assert (back.pk, back.state, back.is_late, back.order_time) == (
+        entry.pk,
+        EntryState.WAITING,
+        True,
+        at(0, 9, 40),
+    )
+    # Behind the 09:30 patient, ahead of the 10:00 one.
+    assert waiting_order(clinic) == [second.pk, missed.pk, third.pk]
+    assert Appointment.objects.get(pk=missed.pk).status == AppointmentStatus.CHECKED_IN
+
+
+def test_the_patients_phone_returns_them_only_inside_the_window(clinic: Clinic) -> None:
+    missed, *_others = three_waiting(clinic)
+    called_and(clinic, skip_current)
+    phone = clinic.user("patient")
+    with clock.frozen_at(at(0, 9, 31)), pytest.raises(CheckInWindowClosed):
+        check_in(phone, appointment_id=missed.pk, channel="phone")  # their 09:00 slot is over
+    assert QueueEntry.objects.get(appointment=missed).state == EntryState.SKIPPED
+    with clock.frozen_at(at(0, 9, 20)):
+        back = check_in(phone, appointment_id=missed.pk, channel="phone")
+    assert (back.state, back.order_time) == (EntryState.WAITING, at(0, 9, 20))
+
+
+def test_a_scan_prefers_the_queue_the_patient_stepped_out_of(clinic: Clinic) -> None:
+    """Skipped in the morning with a booking in the afternoon: while the morning session runs the
+    scan returns them to it; after it has ended the scan checks in the afternoon booking."""
+    morning = book(clinic, clinic.own_patient, 9, 0)
+    afternoon_session = one_session(
+        clinic.cardiology,
+        clinic.session(0).date,
+        practitioner=clinic.doctor,
+        start=dt.time(14),
+        end=dt.time(15),
+        period="afternoon",
+    )
+    afternoon = book_slot(
+        clinic.user("frontdesk"),
+        patient_id=clinic.own_patient.pk,
+        slot_id=slot_of(afternoon_session, 14).pk,
+        channel=Channel.FRONT_DESK,
+    ).appointment
+    arrive(clinic, clinic.own_patient, 8, 50)
+    called_and(clinic, skip_current)
+    assert arrive(clinic, clinic.own_patient, 10, 0).appointment_id == morning.pk
+    called_and(clinic, skip_current, 10, 5)
+    # The morning session ended at 11:00.
+    assert arrive(clinic, clinic.own_patient, 13, 50).appointment_id == afternoon.pk
+    # Only the stale morning queue is left: it is still returned to, not refused.
+    assert arrive(clinic, clinic.own_patient, 13, 55).appointment_id == morning.pk
+
+
+def test_only_patients_away_from_todays_queue_return(clinic: Clinic) -> None:
+    waiting, *_others = three_waiting(clinic)
+    entry = QueueEntry.objects.get(appointment=waiting)
+    desk = clinic.user("frontdesk")
+    with clock.frozen_at(at(0, 8, 55)), pytest.raises(NotRequeueable) as refused:
+        requeue(desk, entry.pk)
+    assert (refused.value.code, refused.value.status) == ("VISIT-007", 409)
+    assert "A001" in refused.value.detail
+    with clock.frozen_at(at(0, 9)):
+        call_next(clinic.user("doctor"), clinic.session(0).pk)
+        with pytest.raises(NotRequeueable):
+            requeue(desk, entry.pk, after_exam=True)  # being seen right now
+    with clock.frozen_at(at(0, 9, 10)):
+        finish_current(clinic.user("doctor"), clinic.session(0).pk)
+        with pytest.raises(NotRequeueable):
+            requeue(desk, entry.pk)  # finished patients do not come back as "missed their call"
+    entry.refresh_from_db()
+    assert entry.state == EntryState.FINISHED
+    # The next day, yesterday's queue is closed.
+    skipped = called_and(clinic, skip_current, 9, 15)
+    with clock.frozen_at(at(1, 8)), pytest.raises(NotRequeueable):
+        requeue(desk, skipped.pk)
+    with clock.frozen_at(at(1, 8)), pytest.raises(NoBookingToday):
+        check_in(desk, code=skipped.appointment.patient.one_code, channel="desk")
+    skipped.refresh_from_db()
+    assert skipped.state == EntryState.SKIPPED
+
+
+def test_the_queue_page_sends_to_an_exam_and_takes_patients_back(clinic: Clinic) -> None:
+    sent, second, third = three_waiting(clinic)
+    session = clinic.session(0).pk
+    nurse = Client()
+    nurse.force_login(clinic.user("nurse"))
+
+    def post(action: str, **extra: Any) -> Any:
+        with clock.frozen_at(at(0, 9, 30)):
+            return nurse.post("/visits/doctor/", {"session": session, "action": action, **extra})
+
+    post("next")
+    page = post("exam")
+    assert page.status_code == 200
+    assert b'data-testid="away-list"' in page.content and b'data-testid="back-from-exam"' in page.content
+    entry = QueueEntry.objects.get(appointment=sent)
+    assert entry.state == EntryState.AT_EXAM
+    post("next")
+    post("skip")
+    skipped = QueueEntry.objects.get(appointment=second)
+    assert skipped.state == EntryState.SKIPPED
+    with clock.frozen_at(at(0, 9, 30)):
+        listed = nurse.get(f"/visits/doctor/?session={session}")
+    assert b'data-testid="returned"' in listed.content and b'data-testid="back-from-exam"' in listed.content
+
+    post("back_from_exam", entry=entry.pk)
+    post("returned", entry=skipped.pk)
+    entry.refresh_from_db()
+    skipped.refresh_from_db()
+    assert (entry.state, entry.returned_from_exam) == (EntryState.WAITING, True)
+    assert (skipped.state, skipped.is_late, skipped.order_time) == (EntryState.WAITING, True, at(0, 9, 30))
+    assert waiting_order(clinic) == [sent.pk, second.pk, third.pk]
+    events = AuditEvent.objects.filter(detail__event__in=["sent_to_exam", "requeued"]).values_list(
+        "actor_username", "detail__event"
+    )
+    assert sorted(events) == [("nurse", "requeued"), ("nurse", "requeued"), ("nurse", "sent_to_exam")]
+
+    # A patient already waiting cannot be "returned": the page shows VISIT-007 and changes nothing.
+    again = post("returned", entry=skipped.pk)
+    assert again.status_code == 200
+    assert b'data-error-code="VISIT-007"' in again.content
+    # Entries of other queues, made-up entries and callers outside the department: not found.
+    assert post("returned", entry=999_999).status_code == 404
+    assert post("returned", entry="not-a-number").status_code == 404
+    neurologist = Client()
+    neurologist.force_login(clinic.user("neurologist"))
+    with clock.frozen_at(at(0, 9, 30)):
+        outsider = neurologist.post(
+            "/visits/doctor/", {"session": session, "action": "returned", "entry": skipped.pk}
+        )
+    assert outsider.status_code == 200  # their own (empty) queue page: this session is not theirs
+    with pytest.raises(NotFound):
+        return_to_queue(clinic.user("neurologist"), session, skipped.pk)
+    with pytest.raises(PermissionDenied):
+        send_to_exam(clinic.user("frontdesk"), session)
+    with pytest.raises(NothingCalled):
+        send_to_exam(clinic.user("doctor"), session)

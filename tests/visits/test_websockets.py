@@ -20,7 +20,7 @@ from smartcare.scheduling.choices import Channel
 from smartcare.scheduling.models import Appointment
 from smartcare.scheduling.services import book_slot
 from smartcare.visits.displays import make_token
-from smartcare.visits.services import call_next, check_in
+from smartcare.visits.services import call_next, check_in, send_to_exam
 from tests.scheduling.builders import Clinic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -224,5 +224,44 @@ def test_another_patients_appointment_is_refused(clinic: Clinic) -> None:
             phone = WebsocketCommunicator(application, path, headers=headers)
             connected, code = await phone.connect(timeout=TIMEOUT)
             assert (connected, code) == (False, 4404)
+
+    run(scenario)
+
+
+def test_the_display_and_the_phone_follow_a_patient_out_of_the_queue_and_back(clinic: Clinic) -> None:
+    """Sent to an exam, then back by a scan at the desk: both go out on the usual broadcast."""
+    mine = book_today(clinic, clinic.own_patient)
+    arrive(clinic, clinic.own_patient)
+    session = clinic.session(0).pk
+    doctor = clinic.user("doctor")
+    call_next(doctor, session)
+    headers = cookie_of(clinic.user("patient"))
+
+    async def scenario() -> None:
+        screen = display(clinic)
+        assert (await screen.connect(timeout=TIMEOUT))[0]
+        assert (await screen.receive_json_from(timeout=TIMEOUT))["state"]["called"]["number"] == "A001"
+        phone = WebsocketCommunicator(application, f"/ws/queue/{mine.pk}/", headers=headers)
+        assert (await phone.connect(timeout=TIMEOUT))[0]
+        assert (await phone.receive_json_from(timeout=TIMEOUT))["called"] is True
+
+        await database_sync_to_async(send_to_exam)(doctor, session)
+        away = (await screen.receive_json_from(timeout=TIMEOUT))["state"]
+        assert (away["called"], away["waiting"], away["at_exam"]) == (None, [], [mine.pk])
+        assert await phone.receive_json_from(timeout=TIMEOUT) == {
+            "type": "position",
+            "called": False,
+            "at_exam": True,
+            "position": None,
+        }
+
+        await database_sync_to_async(arrive)(clinic, clinic.own_patient)
+        back = (await screen.receive_json_from(timeout=TIMEOUT))["state"]
+        assert [(w["number"], w["returned"]) for w in back["waiting"]] == [("A001", True)]
+        assert back["at_exam"] == []
+        place = await phone.receive_json_from(timeout=TIMEOUT)
+        assert (place["called"], place["number"], place["position"]) == (False, "A001", 1)
+        await phone.disconnect()
+        await screen.disconnect()
 
     run(scenario)

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from smartcare.core import clock
@@ -18,6 +22,31 @@ from smartcare.scheduling.choices import (
     SessionStatus,
     WaitlistStatus,
 )
+from smartcare.scheduling.errors import InvalidSchedule
+
+# Sessions are generated this many days ahead (tasks.maintain_schedules): a release rule must
+# release sessions inside it, or they would be bookable the moment they are generated.
+SESSION_HORIZON_DAYS = 22
+MAX_PATIENT_AGE = 130
+
+
+def _schedule_errors(problems: dict[str, list[Any]]) -> None:
+    """Raise the collected master-data problems as one ValidationError, each message carrying
+    SCHED-010 (invalid schedule) like the API's coded errors; nothing is raised when all is well."""
+    errors = {
+        field: [
+            ValidationError(
+                "%(code)s: %(detail)s",
+                code=InvalidSchedule.code,
+                params={"code": InvalidSchedule.code, "detail": InvalidSchedule(reason=reason).detail},
+            )
+            for reason in reasons
+        ]
+        for field, reasons in problems.items()
+        if reasons
+    }
+    if errors:
+        raise ValidationError(errors)
 
 
 class ExamType(BilingualNameMixin, TimeStampedModel):
@@ -43,6 +72,19 @@ class ExamType(BilingualNameMixin, TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
 
+    def clean(self) -> None:
+        problems: dict[str, list[Any]] = defaultdict(list)
+        self.code = (self.code or "").strip()
+        if not self.code:
+            problems["code"].append(_("the exam needs a code"))
+        if not self.duration_minutes:
+            problems["duration_minutes"].append(_("the duration must be at least one minute"))
+        # Reminders go out in the patient's language: a preparation note needs both.
+        if bool((self.preparation_zh or "").strip()) != bool((self.preparation_en or "").strip()):
+            field = "preparation_en" if (self.preparation_zh or "").strip() else "preparation_zh"
+            problems[field].append(_("give the preparation in Chinese and in English"))
+        _schedule_errors(problems)
+
 
 class VisitPreparation(TimeStampedModel):
     """What to bring or do before a doctor's visit in a department (shown and sent in reminders)."""
@@ -63,6 +105,13 @@ class VisitPreparation(TimeStampedModel):
     def __str__(self) -> str:
         return str(self.department)
 
+    def clean(self) -> None:
+        problems: dict[str, list[Any]] = defaultdict(list)
+        for field in ("text_zh", "text_en"):
+            if not (getattr(self, field) or "").strip():
+                problems[field].append(_("give the instructions in Chinese and in English"))
+        _schedule_errors(problems)
+
 
 class ReleaseRule(TimeStampedModel):
     """Slots of a department become bookable ``days_ahead`` days before, at ``release_time``."""
@@ -82,6 +131,17 @@ class ReleaseRule(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.department}: {self.days_ahead}d @ {self.release_time}"
+
+    def clean(self) -> None:
+        problems: dict[str, list[Any]] = defaultdict(list)
+        if self.days_ahead is not None and self.days_ahead >= SESSION_HORIZON_DAYS:
+            problems["days_ahead"].append(
+                _("sessions are prepared %(days)s days ahead: release them at most %(max)s days ahead")
+                % {"days": SESSION_HORIZON_DAYS, "max": SESSION_HORIZON_DAYS - 1}
+            )
+        if self.release_time is not None and (self.release_time.second or self.release_time.microsecond):
+            problems["release_time"].append(_("the release time must be a whole minute"))
+        _schedule_errors(problems)
 
 
 class BookingPolicy(TimeStampedModel):
@@ -113,15 +173,33 @@ class BookingPolicy(TimeStampedModel):
         verbose_name_plural = _("booking policies")
         constraints = [
             models.UniqueConstraint(fields=["department"], name="one_policy_per_department"),
+            # One hospital default: every row without a department has the same key (0), and
+            # only those rows are in the index. (A unique constraint on the nullable department
+            # itself would not do: NULLs are distinct in unique indexes.)
             models.UniqueConstraint(
-                fields=["max_bookings_per_day"],
+                Coalesce("department", Value(0)),
                 condition=Q(department__isnull=True),
                 name="one_default_policy",
+                violation_error_message=_("There is already a hospital default booking policy."),
             ),
         ]
 
     def __str__(self) -> str:
         return str(self.department or _("Hospital default"))
+
+    def clean(self) -> None:
+        problems: dict[str, list[Any]] = defaultdict(list)
+        at_least_one = {
+            "max_bookings_per_day": _("a patient must be able to book at least once a day"),
+            "no_show_limit": _("the no-show limit must be at least 1"),
+            "no_show_window_days": _("the no-show counting window must be at least one day"),
+            "suspension_days": _("a suspension must last at least one day"),
+            "waitlist_offer_minutes": _("a waitlist offer must be valid for at least one minute"),
+        }
+        for field, reason in at_least_one.items():
+            if getattr(self, field) is not None and getattr(self, field) < 1:
+                problems[field].append(reason)
+        _schedule_errors(problems)
 
 
 class ScheduleTemplate(TimeStampedModel):
@@ -184,6 +262,59 @@ class ScheduleTemplate(TimeStampedModel):
     def __str__(self) -> str:
         who = self.practitioner or self.exam_type
         return f"{who} {self.weekday} {self.period}"
+
+    def clean(self) -> None:
+        """What the admin checks before a template is saved (SCHED-010): a resource that fits the
+        fee class, ordered times, slots that fill the session exactly, at least one patient per
+        slot, and no doctor in two overlapping sessions."""
+        problems: dict[str, list[Any]] = defaultdict(list)
+        if self.weekday is not None and self.weekday > 6:
+            problems["weekday"].append(_("the weekday must be 0 (Monday) to 6 (Sunday)"))
+        if self.fee_class == FeeClass.EXAM:
+            if self.exam_type_id is None:
+                problems["exam_type"].append(_("an exam session needs an exam type"))
+            if self.practitioner_id is not None:
+                problems["practitioner"].append(_("an exam session is booked by exam, not by doctor"))
+        else:
+            if self.practitioner_id is None:
+                problems["practitioner"].append(_("a clinic session needs a doctor"))
+            if self.exam_type_id is not None:
+                problems["exam_type"].append(_("a clinic session has no exam type; use the fee class exam"))
+        if (
+            self.practitioner_id is not None
+            and self.department_id is not None
+            and self.practitioner is not None
+            and self.practitioner.department_id != self.department_id
+        ):
+            problems["practitioner"].append(_("the doctor does not work in this department"))
+        length: int | None = None
+        if self.start_time is not None and self.end_time is not None:
+            if self.end_time <= self.start_time:
+                problems["end_time"].append(_("the end must be after the start"))
+            else:
+                start = dt.datetime.combine(dt.date.min, self.start_time)
+                length = int((dt.datetime.combine(dt.date.min, self.end_time) - start).total_seconds() // 60)
+        if self.slot_minutes is not None:
+            if self.slot_minutes < 5:
+                problems["slot_minutes"].append(_("a slot must last at least 5 minutes"))
+            elif length is not None and length % self.slot_minutes:
+                problems["slot_minutes"].append(
+                    _("%(length)s minutes cannot be divided into slots of %(slot)s minutes")
+                    % {"length": length, "slot": self.slot_minutes}
+                )
+        if self.capacity_per_slot is not None and self.capacity_per_slot < 1:
+            problems["capacity_per_slot"].append(_("a slot must take at least one patient"))
+        if not problems and self.is_active and self.practitioner_id is not None:
+            overlapping = ScheduleTemplate.objects.filter(
+                practitioner_id=self.practitioner_id,
+                weekday=self.weekday,
+                is_active=True,
+                start_time__lt=self.end_time,
+                end_time__gt=self.start_time,
+            ).exclude(pk=self.pk)
+            if overlapping.exists():
+                problems["start_time"].append(_("the doctor already has a session at this time"))
+        _schedule_errors(problems)
 
 
 class ClinicSession(TimeStampedModel):
@@ -447,6 +578,12 @@ class PreVisitRule(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.department_id}: {self.exam_type_id}"
+
+    def clean(self) -> None:
+        problems: dict[str, list[Any]] = defaultdict(list)
+        if self.min_age is not None and self.min_age > MAX_PATIENT_AGE:
+            problems["min_age"].append(_("the age must be %(max)s or less") % {"max": MAX_PATIENT_AGE})
+        _schedule_errors(problems)
 
 
 class PreVisitExam(TimeStampedModel):

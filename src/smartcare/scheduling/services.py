@@ -572,6 +572,17 @@ def expire_offer(entry_id: int) -> bool:
     return True
 
 
+def expire_overdue_offers() -> int:
+    """The periodic safety net behind the deferred expiry task: every offer past its time limit is
+    expired and its place handed on, exactly as ``expire_offer`` does (which re-checks each entry
+    under its row lock, so a sweep racing the task, or another worker's sweep, changes nothing
+    twice). Returns the number of offers expired by this call."""
+    overdue = WaitlistEntry.objects.filter(
+        status=WaitlistStatus.OFFERED, offer_expires_at__lte=clock.now()
+    ).values_list("pk", flat=True)
+    return sum(1 for entry_id in list(overdue) if expire_offer(entry_id))
+
+
 # --- Stopping and replacing sessions -------------------------------------------------------------
 
 

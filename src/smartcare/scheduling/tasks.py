@@ -37,9 +37,17 @@ def offer_freed_place(slot_id: int) -> bool:
 
 
 @task()
+def expire_overdue_waitlist_offers() -> int:
+    """Periodic: offers whose deferred expiry was lost (or never scheduled, on a backend that
+    cannot defer) are expired and passed on all the same."""
+    return services.expire_overdue_offers()
+
+
+@task()
 def maintain_schedules() -> dict[str, int]:
     """Keep sessions materialised for the coming weeks and mark missed appointments."""
     from smartcare.core import clock
+    from smartcare.scheduling.models import SESSION_HORIZON_DAYS
 
-    created = services.generate_sessions(clock.today(), 22)
+    created = services.generate_sessions(clock.today(), SESSION_HORIZON_DAYS)
     return {"sessions_created": created, "no_shows": services.mark_no_shows()}

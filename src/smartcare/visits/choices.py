@@ -12,4 +12,5 @@ class EntryState(models.TextChoices):
     WAITING = "waiting", _("Waiting")
     CALLED = "called", _("Called")
     SKIPPED = "skipped", _("Missed call")
+    AT_EXAM = "at_exam", _("Sent to an exam")
     FINISHED = "finished", _("Finished")

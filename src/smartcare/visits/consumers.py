@@ -100,6 +100,8 @@ def _mine(state: dict[str, Any], appointment_id: int) -> dict[str, Any]:
                 "estimated_wait_minutes": item["estimated_wait_minutes"],
                 "now_serving": called["number"] if called else None,
             }
+    if appointment_id in state.get("at_exam", []):
+        return {"type": "position", "called": False, "at_exam": True, "position": None}
     if appointment_id in state.get("skipped", []):
         return {"type": "position", "called": False, "skipped": True, "position": None}
     return {"type": "position", "called": False, "finished": True, "position": None}

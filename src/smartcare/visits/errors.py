@@ -43,3 +43,13 @@ class InvalidDisplayToken(CodedError):
     status = 404
     title = _("Not found")
     message = _("The requested record does not exist or you may not see it.")
+
+
+class NotRequeueable(CodedError):
+    code = "VISIT-007"
+    status = 409
+    title = _("Cannot return to the queue")
+    message = _(
+        "Only a patient who missed their call or was sent to an exam today can return to the queue "
+        "(queue number %(number)s is %(state)s)."
+    )

@@ -26,12 +26,15 @@ from smartcare.visits.errors import (
     CheckInWindowClosed,
     NoBookingToday,
     NothingCalled,
+    NotRequeueable,
     QueueEmpty,
 )
 from smartcare.visits.models import KioskPresence, QueueEntry
 
 KIOSK_PRESENCE_MINUTES = 5
 PRIORITY_AGE = 75
+# Checked in, but away from the queue: they go back into it when they return.
+AWAY = (EntryState.SKIPPED, EntryState.AT_EXAM)
 
 
 def _broadcast(session_id: int) -> None:
@@ -93,24 +96,24 @@ def check_in(
     """Record the patient's arrival and put them in the queue of their session.
 
     By one code (desk, kiosk) or by appointment (the patient's phone, within the check-in window
-    before the booked time). Late arrivals queue by arrival time behind those on time.
+    before the booked time). Late arrivals queue by arrival time behind those on time. A patient
+    who missed their call or was sent to an exam today and checks in again goes back into their
+    queue by the queue's rule (see ``requeue``) instead of being refused.
     """
     require_capability(actor, "visits.check_in")
     now = clock.now()
     if code:
         patient = Patient.objects.filter(one_code=code.strip()).first()
         patient = access_patient(actor, patient, AccessAction.VIEW, audit=False)
-        candidates = [a for a in todays_appointments(patient) if a.status == AppointmentStatus.BOOKED]
-        if appointment_id is not None:
-            candidates = [a for a in candidates if a.pk == appointment_id]
-        if not candidates:
+        chosen = _appointment_to_check_in(patient, appointment_id, now)
+        if chosen is None:
             if any(a.status == AppointmentStatus.CHECKED_IN for a in todays_appointments(patient)):
                 entry = QueueEntry.objects.filter(
                     appointment__patient=patient, appointment__date=clock.local_now().date()
                 ).first()
                 raise AlreadyCheckedIn(number=entry.number if entry else "-")
             raise NoBookingToday()
-        appointment = candidates[0]
+        appointment = chosen
     else:
         found = (
             Appointment.objects.select_related("slot", "session").filter(pk=appointment_id).first()
@@ -124,15 +127,22 @@ def check_in(
     appointment = (
         Appointment.objects.select_for_update().select_related("slot", "session").get(pk=appointment.pk)
     )
+    returning: QueueEntry | None = None
     if appointment.status == AppointmentStatus.CHECKED_IN:
-        raise AlreadyCheckedIn(number=appointment.queue_entry.number)
-    if appointment.status != AppointmentStatus.BOOKED or appointment.date != clock.local_now().date():
+        returning = QueueEntry.objects.select_for_update().get(appointment=appointment)
+        if returning.state not in AWAY or appointment.date != clock.local_now().date():
+            raise AlreadyCheckedIn(number=returning.number)
+    elif appointment.status != AppointmentStatus.BOOKED or appointment.date != clock.local_now().date():
         raise NoBookingToday()
     policy = policy_for(appointment.department_id)
     if getattr(actor, "role", "") == "patient":
         opens = appointment.slot.starts_at - dt.timedelta(minutes=policy.check_in_opens_minutes)
         if now < opens or now > appointment.slot.ends_at:
             raise CheckInWindowClosed(minutes=policy.check_in_opens_minutes)
+    if returning is not None:
+        return _requeue(
+            actor, returning, after_exam=returning.state == EntryState.AT_EXAM, channel=channel[:20]
+        )
     late = now > appointment.slot.starts_at + dt.timedelta(minutes=policy.late_grace_minutes)
     session = appointment.session
     ClinicSession.objects.select_for_update().filter(pk=session.pk).first()  # serialise numbering
@@ -158,6 +168,25 @@ def check_in(
     )
     _broadcast(session.pk)
     return entry
+
+
+def _appointment_to_check_in(
+    patient: Any, appointment_id: int | None, now: dt.datetime
+) -> Appointment | None:
+    """Which of today's appointments a scan of the one code is about: a queue the patient stepped
+    out of (missed call, sent to an exam) whose session is still running, else the next booking
+    not checked in yet, else a queue they stepped out of in a session that has ended."""
+    todays = [a for a in todays_appointments(patient) if appointment_id is None or a.pk == appointment_id]
+    away_ids = set(
+        QueueEntry.objects.filter(
+            appointment__in=[a.pk for a in todays if a.status == AppointmentStatus.CHECKED_IN],
+            state__in=AWAY,
+        ).values_list("appointment_id", flat=True)
+    )
+    away = [a for a in todays if a.pk in away_ids]
+    running = [a for a in away if a.session.ends_at > now]
+    booked = [a for a in todays if a.status == AppointmentStatus.BOOKED]
+    return next(iter(running or booked or away), None)
 
 
 def _session_for_caller(actor: Any, session_id: int) -> ClinicSession:
@@ -273,13 +302,62 @@ def skip_current(actor: Any, session_id: int) -> QueueEntry:
 
 
 @transaction.atomic
+def send_to_exam(actor: Any, session_id: int) -> QueueEntry:
+    """The patient being seen goes for an exam (ECG, blood test) and will come back: they leave
+    the queue without finishing, and return near the front (``requeue`` with ``after_exam``)."""
+    session, current = _called_entry(actor, session_id)
+    current.state = EntryState.AT_EXAM
+    current.save(update_fields=["state"])
+    Appointment.objects.filter(pk=current.appointment_id).update(
+        status=AppointmentStatus.CHECKED_IN, updated_at=clock.now()
+    )
+    record(
+        actor,
+        AuditAction.UPDATE,
+        patient=current.appointment.patient_id,
+        obj=current.appointment,
+        detail={"event": "sent_to_exam", "number": current.number},
+    )
+    _broadcast(session.pk)
+    return current
+
+
+@transaction.atomic
 def requeue(actor: Any, entry_id: int, *, after_exam: bool = False) -> QueueEntry:
-    """Put a skipped patient (late) or a patient back from an exam (near the front) in the queue."""
+    """Put a skipped patient (late) or a patient back from an exam (near the front) in the queue:
+    the desk or nurse station, for a patient they may open."""
     require_capability(actor, "visits.check_in")
     entry = QueueEntry.objects.select_for_update().select_related("appointment").filter(pk=entry_id).first()
     if entry is None:
         raise NotFound()
     access_patient(actor, entry.appointment.patient_id, AccessAction.VIEW, audit=False)
+    return _requeue(actor, entry, after_exam=after_exam)
+
+
+@transaction.atomic
+def return_to_queue(actor: Any, session_id: int, entry_id: int, *, after_exam: bool = False) -> QueueEntry:
+    """The same from the doctor's queue page, for the queue of a session the caller works in."""
+    session = _session_for_caller(actor, session_id)
+    entry = (
+        QueueEntry.objects.select_for_update()
+        .select_related("appointment")
+        .filter(pk=entry_id, session=session)
+        .first()
+    )
+    if entry is None:
+        raise NotFound()
+    return _requeue(actor, entry, after_exam=after_exam)
+
+
+def _requeue(actor: Any, entry: QueueEntry, *, after_exam: bool, channel: str = "") -> QueueEntry:
+    """The queue's rule for returns: back from an exam, at the original call time (near the
+    front); back after a missed call, by the return time like a late arrival. Only patients away
+    from today's queue return (and, after an exam, one the doctor finished before sending them)."""
+    allowed = {*AWAY, EntryState.FINISHED} if after_exam else set(AWAY)
+    session_date = ClinicSession.objects.filter(pk=entry.session_id).values_list("date", flat=True).first()
+    if entry.state not in allowed or session_date != clock.local_now().date():
+        raise NotRequeueable(number=entry.number, state=entry.get_state_display())
+    previous = entry.state
     now = clock.now()
     entry.state = EntryState.WAITING
     if after_exam:
@@ -289,13 +367,19 @@ def requeue(actor: Any, entry_id: int, *, after_exam: bool = False) -> QueueEntr
         entry.is_late = True
         entry.order_time = now
     entry.save(update_fields=["state", "returned_from_exam", "is_late", "order_time"])
-    Appointment.objects.filter(pk=entry.appointment_id).update(status=AppointmentStatus.CHECKED_IN)
+    Appointment.objects.filter(pk=entry.appointment_id).update(
+        status=AppointmentStatus.CHECKED_IN, updated_at=now
+    )
+    detail: dict[str, Any] = {
+        "event": "requeued",
+        "number": entry.number,
+        "after_exam": after_exam,
+        "from": str(previous),
+    }
+    if channel:
+        detail["channel"] = channel
     record(
-        actor,
-        AuditAction.UPDATE,
-        patient=entry.appointment.patient_id,
-        obj=entry.appointment,
-        detail={"event": "requeued", "after_exam": after_exam},
+        actor, AuditAction.UPDATE, patient=entry.appointment.patient_id, obj=entry.appointment, detail=detail
     )
     _broadcast(entry.session_id)
     return entry
@@ -331,6 +415,11 @@ def queue_state(session: ClinicSession) -> dict[str, Any]:
     called = next((e for e in entries if e.state == EntryState.CALLED), None)
     waiting = [e for e in entries if e.state == EntryState.WAITING]
     last = QueueEntry.objects.filter(session=session).aggregate(m=Max("called_at"))["m"]
+    away = list(
+        QueueEntry.objects.select_related("appointment__patient")
+        .filter(session=session, state__in=AWAY)
+        .order_by("called_at", "pk")
+    )
     return {
         "session": session.pk,
         "called": _public(called, 0, 0.0) if called else None,
@@ -338,11 +427,10 @@ def queue_state(session: ClinicSession) -> dict[str, Any]:
         "waiting": [
             _public(e, i + 1, round((i + (1 if called else 0)) * pace, 1)) for i, e in enumerate(waiting)
         ],
-        "skipped": list(
-            QueueEntry.objects.filter(session=session, state=EntryState.SKIPPED).values_list(
-                "appointment_id", flat=True
-            )
-        ),
+        "skipped": [e.appointment_id for e in away if e.state == EntryState.SKIPPED],
+        "at_exam": [e.appointment_id for e in away if e.state == EntryState.AT_EXAM],
+        # Checked in but out of the queue (missed call, at an exam): the queue page returns them.
+        "away": [_public(e, 0, 0.0) | {"state": str(e.state)} for e in away],
         "pace_minutes": round(pace, 1),
         "updated_at": clock.now().isoformat(),
         "last_call_at": last.isoformat() if last else None,

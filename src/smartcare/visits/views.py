@@ -177,14 +177,22 @@ def doctor_queue(request: HttpRequest) -> HttpResponse:
             "recall": services.recall_current,
             "skip": services.skip_current,
             "finish": services.finish_current,
+            "exam": services.send_to_exam,
         }
-        if action in operations:
-            try:
+        # A patient away from the queue comes back: after a missed call, or from an exam.
+        returns = {"returned": False, "back_from_exam": True}
+        try:
+            if action in operations:
                 operations[action](user, session.pk)
-            except CodedError as exc:
-                if exc.status == 404:
-                    raise
-                error = exc
+            elif action in returns:
+                entry_id = _int_or_none(request.POST.get("entry"))
+                if entry_id is None:
+                    raise NotFound()
+                services.return_to_queue(user, session.pk, entry_id, after_exam=returns[action])
+        except CodedError as exc:
+            if exc.status == 404:
+                raise
+            error = exc
     state = services.queue_state(session) if session else None
     pre_visit: list[Any] = []
     if state and state["called"]:
@@ -203,6 +211,13 @@ def doctor_queue(request: HttpRequest) -> HttpResponse:
         "pre_visit": pre_visit,
     }
     return render(request, template, context)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value or "")
+    except ValueError:
+        return None
 
 
 @login_required
