@@ -14,7 +14,7 @@ document.addEventListener("htmx:configRequest", (event) => {
 // Displays get {type: "queue", state}; a patient's phone gets {type: "position", ...}.
 function renderPosition(root, msg) {
   const set = (name, value) => root.querySelectorAll(`[data-field="${name}"]`).forEach((n) => { n.textContent = value; });
-  root.dataset.state = msg.called ? "called" : msg.skipped ? "skipped" : msg.finished ? "finished" : "waiting";
+  root.dataset.state = msg.called ? "called" : msg.at_exam ? "at_exam" : msg.skipped ? "skipped" : msg.finished ? "finished" : "waiting";
   if (msg.number) set("number", msg.number);
   set("position", msg.position ?? "");
   set("wait", msg.estimated_wait_minutes ?? "");
