@@ -157,13 +157,22 @@ def test_a_cancelled_booking_is_not_reminded(clinic: Clinic) -> None:
         assert reminders.send_reminder(appointment.pk, kind) == "skipped"
     assert reminders.send_reminder(999_999, "soon") == "skipped"
     assert Notification.objects.count() == notifications
-    # A patient without a portal account has no inbox to remind.
+    # A patient without a portal account has no inbox: the reminder goes to their phone by SMS.
+    from smartcare.notifications.models import Delivery
+    from smartcare.patients.models import Patient
+
     walk_in = book_slot(
         clinic.user("frontdesk"),
         patient_id=clinic.patient_in_care.pk,
         slot_id=clinic.slot(1).pk,
         channel=Channel.FRONT_DESK,
     ).appointment
+    assert reminders.send_reminder(walk_in.pk, "soon") == "sent by sms"
+    sms = Delivery.objects.get(notification__category="reminder_soon", notification__recipient=None)
+    assert sms.channel == "sms" and sms.address == clinic.patient_in_care.phone
+    assert not sms.notification.deliveries.filter(channel="in_app").exists()
+    # Without a phone number either, there is nobody to remind.
+    Patient.objects.filter(pk=clinic.patient_in_care.pk).update(phone="")
     assert reminders.send_reminder(walk_in.pk, "soon") == "no account"
 
 

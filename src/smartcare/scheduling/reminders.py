@@ -88,7 +88,21 @@ def send_reminder(appointment_id: int, kind: str) -> str:
         return "skipped"
     recipient = appointment.patient.user
     if recipient is None:
-        return "no account"
+        # No portal account (booked at the desk or by telephone): an SMS to the patient's phone,
+        # in the hospital's language, recorded with its delivery status like any notification.
+        if not appointment.patient.phone:
+            return "no account"
+        with translation.override(settings.LANGUAGE_CODE):
+            subject, body = _text(appointment, kind)
+        notify(
+            None,
+            category=f"reminder_{kind}",
+            subject=subject,
+            body=body,
+            channels=(Channel.SMS,),
+            phone=appointment.patient.phone,
+        )
+        return "sent by sms"
     language = recipient.preferred_language or settings.LANGUAGE_CODE
     with translation.override(language):
         subject, body = _text(appointment, kind)
