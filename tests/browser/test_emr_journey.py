@@ -1,6 +1,7 @@
 """The clinician journey in a real browser: the doctor opens a walk-in visit, finds the drafted
 note, orders two interacting drugs (warfarin, then aspirin), sees the critical decision-support
-card at signing, overrides it with a reason, signs the order and the note.
+card at signing, overrides it with a reason, signs the order and the note; and answers care-gap
+cards one by one (orders the missing HbA1c, marks another gap "not applicable here").
 
 Decision support is the real engine (``smartcare.cdss``) on its seeded rules, plugged into the
 workstation through ``smartcare.emr.hooks`` as the cdss app does at start-up.
@@ -20,7 +21,7 @@ from tests.browser.pages import sign_in
 @pytest.fixture()
 def emr_world(hospital: Any) -> Iterator[Any]:
     from smartcare.cdss.seed import load_rules
-    from smartcare.cdss.services import evaluate, record_feedback
+    from smartcare.cdss.services import evaluate, record_feedback, shown_card
     from smartcare.emr import hooks
     from smartcare.emr.icd10 import ensure_icd10
     from smartcare.knowledge.seed import ensure_seed
@@ -28,12 +29,10 @@ def emr_world(hospital: Any) -> Iterator[Any]:
     ensure_seed()
     ensure_icd10()
     load_rules()
-    saved = (list(hooks._ADVISORS), list(hooks._FEEDBACK))
-    hooks.register_advisor(evaluate, feedback=record_feedback)
+    saved = hooks.registered()
+    hooks.register_advisor(evaluate, feedback=record_feedback, card=shown_card)
     yield hospital
-    hooks.unregister_all()
-    hooks._ADVISORS.extend(saved[0])
-    hooks._FEEDBACK.extend(saved[1])
+    hooks.restore(saved)
 
 
 def order_drug(page: Any, key: str, dose: str) -> None:
@@ -85,6 +84,40 @@ def test_doctor_overrides_a_critical_interaction_and_signs(emr_world: Any, new_c
     expect(page.get_by_text("Note signed.")).to_be_visible()
     note = Note.objects.get(kind="progress")
     assert note.status == "signed" and note.writing_seconds is not None
+
+
+def test_doctor_follows_one_care_gap_and_marks_another_not_applicable(
+    emr_world: Any, new_context: Any
+) -> None:
+    from smartcare.cdss.models import RuleFiring
+    from smartcare.emr import services
+    from smartcare.emr.models import Order
+
+    doctor = emr_world.user("doctor")
+    services.record_problem(doctor, emr_world.patient_in_care.pk, code="E11.9")
+    encounter = services.open_encounter(doctor, patient_id=emr_world.patient_in_care.pk)
+    page = new_context("en").new_page()
+    sign_in(page, "doctor")
+    url = f"/emr/encounters/{encounter.pk}/"
+    page.goto(url)
+    hba1c = page.locator("[data-testid=cds-card]").filter(has_text="HbA1c")
+    expect(hba1c).to_be_visible()
+    hba1c.locator("[data-testid=card-suggestion]").click()
+    expect(page.locator("[data-testid=order]").filter(has_text="HbA1c")).to_contain_text("Draft")
+    assert Order.objects.get(encounter=encounter, item="exam:hba1c").status == "draft"
+
+    acr = page.locator("[data-testid=cds-card]").filter(has_text="albumin")
+    acr.locator("[data-testid=card-not-applicable]").click()
+    acr.locator("[data-testid=card-comment]").fill("On dialysis: urine ACR not meaningful")
+    acr.locator("[data-testid=card-not-applicable-save]").click()
+    answered = page.locator("[data-testid=cds-card]").filter(has_text="albumin")
+    expect(answered.locator("[data-testid=card-answered]")).to_contain_text("Not applicable here")
+    page.reload()
+    expect(page.locator("[data-testid=cds-card]").filter(has_text="albumin")).to_contain_text("On dialysis")
+    outcomes = dict(RuleFiring.objects.values_list("rule__key", "outcome"))
+    assert outcomes["gap.diabetes_hba1c"] == "accepted"
+    assert outcomes["gap.diabetes_urine_acr"] == "overridden"
+    assert RuleFiring.objects.filter(rule__key="gap.diabetes_urine_acr").count() == 1
 
 
 def test_encounter_page_fits_a_phone(emr_world: Any, new_context: Any) -> None:

@@ -25,12 +25,10 @@ def _reference_data(db: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_advisors() -> Iterator[None]:
-    saved = (list(hooks._ADVISORS), list(hooks._FEEDBACK))
+    saved = hooks.registered()
     hooks.unregister_all()
     yield
-    hooks.unregister_all()
-    hooks._ADVISORS.extend(saved[0])
-    hooks._FEEDBACK.extend(saved[1])
+    hooks.restore(saved)
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ class CdssConfig(AppConfig):
 
         # The workstation (emr, a lower layer) asks decision support through this registration,
         # so it gets exactly the advice an external EMR gets over CDS Hooks.
-        from smartcare.cdss.services import evaluate, record_feedback
+        from smartcare.cdss.services import evaluate, record_feedback, shown_card
         from smartcare.emr.hooks import register_advisor
 
-        register_advisor(evaluate, feedback=record_feedback)
+        register_advisor(evaluate, feedback=record_feedback, card=shown_card)

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from smartcare.cdss import clinical
 from smartcare.cdss.choices import Hook, RuleKind
 from smartcare.cdss.expressions import ConditionError, evaluate_condition, to_activation
+from smartcare.cdss.fhir_context import KNOWLEDGE_SYSTEM
 from smartcare.cdss.kb import KnowledgeIndex, knowledge_index
 from smartcare.cdss.models import Rule
 from smartcare.core import clock
@@ -40,6 +41,9 @@ class Finding:
     detail: str
     suggestions: list[dict[str, Any]] = field(default_factory=list)
     indicator: str = ""  # when the card's indicator is not the rule's
+    # What the card is about, in codes and not in words (drug keys, exam codes, dates), so the same
+    # card is recognised in either language (``services.card_identity``).
+    subject: str = ""
 
     @property
     def card_indicator(self) -> str:
@@ -141,6 +145,10 @@ class PatientContext:
             cached = self.kb.keys_of(self.drug(med))
             self._keys[id(med)] = cached
         return cached
+
+    def med_key(self, med: Medication) -> str:
+        """The drug key, or the name as prescribed when it is not recognised (language-neutral)."""
+        return self.drug(med) or (med.name or med.drug).strip().lower()
 
     def med_name(self, med: Medication) -> str:
         key = self.drug(med)
@@ -275,7 +283,7 @@ def _interaction_finding(rule: Rule, ctx: PatientContext, med: Medication, other
     if p.get("provenance"):
         detail += f"\n\n_{p['provenance']}_"
     suggestions = [_delete_suggestion(ctx, med, suggestion)] if med.status == "draft" else []
-    return Finding(rule, summary, detail, suggestions)
+    return Finding(rule, summary, detail, suggestions, subject=f"{ctx.med_key(med)}+{ctx.med_key(other)}")
 
 
 def _remove_label(drug: str) -> str:
@@ -347,7 +355,8 @@ def _allergies(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
             reaction = f" ({allergy.reaction})" if allergy.reaction else ""
             detail = f"**{allergen}**{reaction} → **{drug}**\n\n{rule.detail}"
             suggestions = [_delete_suggestion(ctx, med, suggestion)] if med.status == "draft" else []
-            findings.append(Finding(rule, summary[:140], detail, suggestions))
+            subject = f"{ctx.med_key(med)}|{allergy.substance or allergy.name.strip().lower()}"
+            findings.append(Finding(rule, summary[:140], detail, suggestions, subject=subject))
             break
     return findings
 
@@ -405,7 +414,7 @@ def _drug_conditions(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
             detail += f"\n\n_{p['provenance']}_"
         suggestion = _remove_label(drug)
         suggestions = [_delete_suggestion(ctx, med, suggestion)] if med.status == "draft" else []
-        findings.append(Finding(rule, summary[:140], detail, suggestions))
+        findings.append(Finding(rule, summary[:140], detail, suggestions, subject=ctx.med_key(med)))
     return findings
 
 
@@ -467,7 +476,8 @@ def _dose_ranges(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
             suggestion = _remove_label(drug)
             detail = "\n".join(lines) + f"\n\n{rule.detail}"
             suggestions = [_delete_suggestion(ctx, med, suggestion)] if med.status == "draft" else []
-            findings.append(Finding(rule, summary[:140], detail, suggestions))
+            subject = f"{ctx.med_key(med)}|{what}|{value:g}|{limit:g}"
+            findings.append(Finding(rule, summary[:140], detail, suggestions, subject=subject))
             break
     return findings
 
@@ -490,7 +500,9 @@ def _weight_needed(
         "its limit of %(limits)s; only the absolute maximum was checked. Record the weight and "
         "check the dose again."
     ) % {"drug": drug, "limits": ctx.join(p for p in per_kg if p)}
-    return Finding(rule, summary[:140], detail, [], indicator=rule.indicator)
+    return Finding(
+        rule, summary[:140], detail, [], indicator=rule.indicator, subject=f"{ctx.med_key(med)}|weight"
+    )
 
 
 def _duplicates(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
@@ -510,7 +522,8 @@ def _duplicates(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
         detail = f"**{joined}**\n\n{rule.detail}"
         label = _remove_label(ctx.med_name(subject))
         suggestions = [_delete_suggestion(ctx, subject, label)] if subject.status == "draft" else []
-        findings.append(Finding(rule, summary[:140], detail, suggestions))
+        about = "+".join(sorted({ctx.med_key(m) for m in members}))
+        findings.append(Finding(rule, summary[:140], detail, suggestions, subject=about))
     return findings
 
 
@@ -578,7 +591,9 @@ def _repeated_exams(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
                 + f"\n\n{rule.detail}"
             )
             label = _("Cancel the new %(name)s order") % values
-            findings.append(Finding(rule, summary[:140], detail, [_delete_suggestion(ctx, order, label)]))
+            suggestions = [_delete_suggestion(ctx, order, label)]
+            about = f"{order.exam}|{when}|{result if isinstance(previous, Observation) else 'ordered'}"
+            findings.append(Finding(rule, summary[:140], detail, suggestions, subject=about))
     return findings
 
 
@@ -594,8 +609,9 @@ def _missed_exams(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
             continue
         p = rule.parameters
         trigger = ctx.has_condition(p.get("icd10", []), p.get("diseases", []))
-        trigger_name = ""
+        trigger_name = trigger_key = ""
         if trigger is not None:
+            trigger_key = trigger.icd10 or trigger.disease or trigger.name
             if ordering and not ordering_tests:
                 continue
             trigger_name = ctx.name(trigger.disease) if trigger.disease else (trigger.name or trigger.icd10)
@@ -606,10 +622,12 @@ def _missed_exams(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
             if med is None:
                 continue
             trigger_name = ctx.med_name(med)
+            trigger_key = ctx.med_key(med)
         if "age_min" in p and (ctx.facts.age_years is None or ctx.facts.age_years < p["age_min"]):
             continue
         since = ctx.now - dt.timedelta(days=p.get("days", 365))
         missing: list[str] = []
+        missing_groups: list[dict[str, Any]] = []
         for group in p.get("exams", []):  # each group: codes of one test (any of them counts)
             codes = set()
             for code in group["codes"]:
@@ -621,6 +639,7 @@ def _missed_exams(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
             )
             if not done:
                 missing.append(group["name_en"] if ctx.english else group["name_zh"])
+                missing_groups.append(group)
         if not missing:
             continue
         tests = ", ".join(missing) if ctx.english else "、".join(missing)
@@ -635,37 +654,42 @@ def _missed_exams(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
         suggestion = {
             "label": label,
             "isRecommended": True,
-            "actions": [
-                {
-                    "type": "create",
-                    "description": label,
-                    "resource": {
-                        "resourceType": "ServiceRequest",
-                        "status": "draft",
-                        "intent": "proposal",
-                        "code": {
-                            "coding": [
-                                {"system": "http://loinc.org", "code": g["codes"][0], "display": g["name_en"]}
-                                for g in p.get("exams", [])
-                                if (g["name_en"] if ctx.english else g["name_zh"]) in missing
-                                and g["codes"][0][0].isdigit()
-                            ],
-                            "text": tests,
-                        },
-                        "subject": {"reference": f"Patient/{ctx.facts.patient_id}"},
-                    },
-                }
-            ],
+            # One draft ServiceRequest per missing test, coded in LOINC and as the smartcare exam (the
+            # workstation orders that exam when the doctor accepts).
+            "actions": [_exam_request(ctx, group, label) for group in missing_groups],
         }
-        findings.append(Finding(rule, summary[:140], detail, [suggestion]))
+        about = trigger_key + "|" + ",".join(g["codes"][0] for g in missing_groups)
+        findings.append(Finding(rule, summary[:140], detail, [suggestion], subject=about))
     return findings
+
+
+def _exam_request(ctx: PatientContext, group: dict[str, Any], label: str) -> dict[str, Any]:
+    name = group["name_en"] if ctx.english else group["name_zh"]
+    loinc = next((c for c in group["codes"] if c[:1].isdigit()), "")
+    exam = next((c for c in group["codes"] if c.startswith("exam:")), "")
+    coding = []
+    if loinc:
+        coding.append({"system": "http://loinc.org", "code": loinc, "display": group["name_en"]})
+    if exam:
+        coding.append({"system": KNOWLEDGE_SYSTEM, "code": exam, "display": name})
+    return {
+        "type": "create",
+        "description": label,
+        "resource": {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "proposal",
+            "code": {"coding": coding, "text": name},
+            "subject": {"reference": f"Patient/{ctx.facts.patient_id}"},
+        },
+    }
 
 
 def _custom(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
     findings = []
     for rule in rule_set.by_kind.get(RuleKind.CUSTOM, []):
         if applies(rule, ctx) and rule.condition:
-            findings.append(Finding(rule, rule.title[:140], rule.detail))
+            findings.append(Finding(rule, rule.title[:140], rule.detail, subject=rule.key))
     return findings
 
 
@@ -688,11 +712,13 @@ def _coverage(rule_set: RuleSet, ctx: PatientContext) -> list[Finding]:
 
 def _unrecognised(rule: Rule, ctx: PatientContext) -> Finding | None:
     names: list[str] = []
+    raw: list[str] = []
     for med in ctx.all_meds:
         if not ctx.drug(med):
             name = med.name or med.drug or _("a medication without a name")
             if name not in names:
                 names.append(name)
+                raw.append(med.name or med.drug or "?")
     if not names:
         return None
     listed = ctx.join(names)
@@ -702,7 +728,7 @@ def _unrecognised(rule: Rule, ctx: PatientContext) -> Finding | None:
         "contraindications and doses were not checked for them. Order by generic name or with a "
         "code it knows (ATC, RxNorm), or check them yourself."
     ) % {"drugs": listed} + (f"\n\n{rule.detail}" if rule.detail else "")
-    return Finding(rule, summary[:140], detail)
+    return Finding(rule, summary[:140], detail, subject="|".join(raw))
 
 
 def _renal_function_unknown(rule_set: RuleSet, rule: Rule, ctx: PatientContext) -> Finding | None:
@@ -718,6 +744,7 @@ def _renal_function_unknown(rule_set: RuleSet, rule: Rule, ctx: PatientContext) 
         if not older and ctx.has_condition(p.get("missing_icd10", ["N18"])) is None:
             return None
     drugs: list[str] = []
+    keys: set[str] = set()
     for other in rule_set.by_kind.get(RuleKind.DRUG_CONDITION, []):
         if "egfr_below" not in other.parameters.get("when", {}) or not applies(other, ctx):
             continue
@@ -726,6 +753,7 @@ def _renal_function_unknown(rule_set: RuleSet, rule: Rule, ctx: PatientContext) 
             name = ctx.med_name(med)
             if ctx.keys(med) & wanted and name not in drugs:
                 drugs.append(name)
+                keys.add(ctx.med_key(med))
     if not drugs:
         return None
     values = {"drugs": ctx.join(drugs), "days": ctx.egfr_max_age_days, "date": _fmt_date(renal.when)}
@@ -767,7 +795,8 @@ def _renal_function_unknown(rule_set: RuleSet, rule: Rule, ctx: PatientContext) 
             _("Renal function unknown: no creatinine or eGFR result; %(drugs)s not checked against eGFR")
             % values
         )
-    return Finding(rule, summary[:140], f"{summary}\n\n{rule.detail}")
+    about = f"{renal.status}|{renal.reason}|{_fmt_date(renal.when)}|" + "+".join(sorted(keys))
+    return Finding(rule, summary[:140], f"{summary}\n\n{rule.detail}", subject=about)
 
 
 EVALUATORS: list[Callable[[RuleSet, PatientContext], list[Finding]]] = [

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _t
 from pydantic import ValidationError
 
 from smartcare.cdss import clinical
@@ -55,15 +56,15 @@ def _model(resource_type: str) -> Any:
 def validate_resource(resource: Any, where: str) -> dict[str, Any]:
     """Validate one FHIR R4 resource; returns it as plain JSON. Raises CDSS-001 with the reason."""
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-        raise InvalidHookRequest(reason=f"{where}: not a FHIR resource (resourceType missing)")
+        raise InvalidHookRequest(reason=f"{where}: " + _t("not a FHIR resource (resourceType missing)"))
     resource_type = resource["resourceType"]
     if resource_type == "Bundle":
         entries = resource.get("entry") or []
         if not isinstance(entries, list):
-            raise InvalidHookRequest(reason=f"{where}.entry: must be an array")
+            raise InvalidHookRequest(reason=f"{where}.entry: " + _t("must be an array"))
         for index, entry in enumerate(entries):
             if not isinstance(entry, dict):
-                raise InvalidHookRequest(reason=f"{where}.entry[{index}]: not an object")
+                raise InvalidHookRequest(reason=f"{where}.entry[{index}]: " + _t("not an object"))
             if "resource" in entry:
                 validate_resource(entry["resource"], f"{where}.entry[{index}].resource")
         return resource

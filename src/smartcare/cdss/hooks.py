@@ -95,34 +95,37 @@ def service(service_id: str) -> Service:
 def _require_string(data: dict[str, Any], name: str, where: str) -> str:
     value = data.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise InvalidHookRequest(reason=f"{where}{name}: required string")
+        raise InvalidHookRequest(reason=f"{where}{name}: " + _t("required string"))
     return value
 
 
 def validate_request(svc: Service, body: Any) -> dict[str, Any]:
     """Check a CDS Hooks request against the 2.0 specification; raises CDSS-001 with the reason."""
     if not isinstance(body, dict):
-        raise InvalidHookRequest(reason="the body must be a JSON object")
+        raise InvalidHookRequest(reason=_t("the body must be a JSON object"))
     hook = _require_string(body, "hook", "")
     if hook != svc.hook:
-        raise InvalidHookRequest(reason=f"hook: this service answers {svc.hook}, not {hook}")
+        raise InvalidHookRequest(
+            reason="hook: "
+            + _t("this service answers %(expected)s, not %(sent)s") % {"expected": svc.hook, "sent": hook}
+        )
     try:
         uuid.UUID(_require_string(body, "hookInstance", ""))
     except ValueError as exc:
-        raise InvalidHookRequest(reason="hookInstance: must be a UUID") from exc
+        raise InvalidHookRequest(reason="hookInstance: " + _t("must be a UUID")) from exc
     if "fhirAuthorization" in body and "fhirServer" not in body:
-        raise InvalidHookRequest(reason="fhirAuthorization: requires fhirServer")
+        raise InvalidHookRequest(reason="fhirAuthorization: " + _t("requires fhirServer"))
     context = body.get("context")
     if not isinstance(context, dict):
-        raise InvalidHookRequest(reason="context: required object")
+        raise InvalidHookRequest(reason="context: " + _t("required object"))
     _require_string(context, "userId", "context.")
     _require_string(context, "patientId", "context.")
     if "encounterId" in context and not isinstance(context["encounterId"], str):
-        raise InvalidHookRequest(reason="context.encounterId: must be a string")
+        raise InvalidHookRequest(reason="context.encounterId: " + _t("must be a string"))
     if svc.hook in (Hook.ORDER_SELECT, Hook.ORDER_SIGN):
         draft = context.get("draftOrders")
         if not isinstance(draft, dict) or draft.get("resourceType") != "Bundle":
-            raise InvalidHookRequest(reason="context.draftOrders: required FHIR Bundle")
+            raise InvalidHookRequest(reason="context.draftOrders: " + _t("required FHIR Bundle"))
         validate_resource(draft, "context.draftOrders")
     if svc.hook == Hook.ORDER_SELECT:
         selections = context.get("selections")
@@ -131,12 +134,14 @@ def validate_request(svc: Service, body: Any) -> dict[str, Any]:
             or not selections
             or not all(isinstance(s, str) for s in selections)
         ):
-            raise InvalidHookRequest(reason="context.selections: required array of resource references")
+            raise InvalidHookRequest(
+                reason="context.selections: " + _t("required array of resource references")
+            )
     prefetch = body.get("prefetch", {})
     if prefetch is None:
         prefetch = {}
     if not isinstance(prefetch, dict):
-        raise InvalidHookRequest(reason="prefetch: must be an object")
+        raise InvalidHookRequest(reason="prefetch: " + _t("must be an object"))
     for key, value in prefetch.items():
         if value is not None:
             validate_resource(value, f"prefetch.{key}")

@@ -127,6 +127,13 @@ class RuleFiring(models.Model):
     """A card shown to a user, with the feedback the user gave on it."""
 
     card_uuid = models.UUIDField(_("card"), unique=True)
+    # The card's identity within a visit (patient, encounter, hook, rule version, what it says):
+    # a card shown again in the same visit, e.g. each time the chart is reloaded, is the same
+    # firing, so fire counts, override rates and usage are not inflated. Empty without an encounter.
+    identity = models.CharField(_("card identity"), max_length=64, blank=True, default="")
+    # The suggestions offered with the card (with their ids), so accepting one later carries out
+    # exactly what was shown.
+    suggestions = models.JSONField(_("suggestions"), default=list, blank=True)
     consultation = models.ForeignKey(
         Consultation, on_delete=models.CASCADE, related_name="firings", verbose_name=_("consultation")
     )
@@ -171,6 +178,11 @@ class RuleFiring(models.Model):
         verbose_name_plural = _("rule firings")
         ordering = ["-fired_at"]
         indexes = [models.Index(fields=["rule", "fired_at"], name="cdss_firing_rule_at")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity"], condition=~Q(identity=""), name="cdss_firing_once_per_visit"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule} {self.fired_at:%Y-%m-%d %H:%M}"

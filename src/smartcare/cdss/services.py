@@ -3,7 +3,8 @@ rules by versions.
 
 * ``evaluate`` guarantees that every card it returns is logged (``RuleFiring``, with the rule
   version, hook, patient or pseudonymous patient id, user and department) together with the
-  consultation it belonged to, so analytics see exactly what users saw.
+  consultation it belonged to, so analytics see exactly what users saw; within one encounter the
+  same card is logged once (it keeps its first id), however often it is shown.
 * ``record_feedback`` is all-or-nothing: one unknown card or invalid entry refuses the whole batch.
 * ``new_rule_version`` never edits a rule in place: the old version is kept and retired.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -108,6 +110,56 @@ def _card(finding: Finding) -> Card:
     )
 
 
+def _actions(card: Card) -> list[list[Any]]:
+    """The card's suggested actions without their words: type, resources and codes."""
+    found = []
+    for suggestion in card.suggestions:
+        for action in suggestion.get("actions") or []:
+            coding = ((action.get("resource") or {}).get("code") or {}).get("coding") or []
+            found.append(
+                [
+                    action.get("type", ""),
+                    sorted(action.get("resourceId") or []),
+                    sorted(f"{c.get('system', '')}|{c.get('code', '')}" for c in coding),
+                ]
+            )
+    return found
+
+
+def card_identity(patient_ref: str, encounter_ref: str, hook: str, finding: Finding, card: Card) -> str:
+    """What makes a card the same card within one visit: the patient, the encounter, the hook, the
+    rule version, what the card is about and what it offers to do, in codes rather than words (so
+    the same card in the other language is the same card). Empty without an encounter."""
+    if not encounter_ref:
+        return ""
+    about = finding.subject or card.summary
+    text = json.dumps(
+        [patient_ref, encounter_ref, hook, finding.rule.pk, card.indicator, about, _actions(card)],
+        ensure_ascii=False,
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reuse(card: Card, firing: RuleFiring) -> None:
+    """Show a card already logged in this visit under its first id, with the feedback it got."""
+    card.uuid = str(firing.card_uuid)
+    # The same actions (the identity says so) in today's words, under the ids first shown.
+    if len(firing.suggestions) == len(card.suggestions):
+        card.suggestions = [
+            {**now, "uuid": then.get("uuid", now.get("uuid"))}
+            for now, then in zip(card.suggestions, firing.suggestions, strict=True)
+        ]
+    if firing.outcome:
+        card.extension["org.smartcare.feedback"] = {
+            "outcome": firing.outcome,
+            "reason": firing.override_reason,
+            "comment": firing.comment,
+            "at": firing.feedback_at.isoformat() if firing.feedback_at else "",
+        }
+
+
 def evaluate(
     user: Any,
     facts: ClinicalFacts,
@@ -123,6 +175,11 @@ def evaluate(
 
     ``patient`` is the smartcare Patient when the facts are one of ours (already opened with
     ``access_patient`` by the caller); otherwise ``patient_ref`` is a pseudonymous id.
+
+    Within one encounter a card is logged once (``RuleFiring.identity``): shown again (the chart
+    reloaded, the same order-sign asked twice) it keeps its first id and the feedback given on it,
+    and no new firing is counted. A consultation is logged once per user, encounter, hook and day
+    unless it shows a new card.
     """
     hook = Hook(hook).value
     department = department_code or facts.department_code
@@ -131,14 +188,31 @@ def evaluate(
     cards = [_card(f) for f in findings]
     now = clock.now()
     ref = patient_ref or (f"sc-{patient.pk}" if patient is not None else pseudonym(facts.patient_id))
+    encounter_ref = encounter_ref[:100]
+    who = user if getattr(user, "is_authenticated", False) else None
+    identities = [card_identity(ref, encounter_ref, hook, f, c) for c, f in zip(cards, findings, strict=True)]
     with transaction.atomic():
+        logged = {
+            firing.identity: firing
+            for firing in RuleFiring.objects.filter(identity__in=[i for i in identities if i])
+        }
+        new = [
+            (card, finding, identity)
+            for card, finding, identity in zip(cards, findings, identities, strict=True)
+            if not identity or identity not in logged
+        ]
+        for card, identity in zip(cards, identities, strict=True):
+            if identity in logged:
+                _reuse(card, logged[identity])
+        if not new and encounter_ref and _consulted_today(who, hook, ref, encounter_ref, now):
+            return cards
         consultation = Consultation.objects.create(
             hook=hook,
             hook_instance=hook_instance[:100] or str(uuid.uuid4()),
-            user=user if getattr(user, "is_authenticated", False) else None,
+            user=who,
             patient=patient,
             patient_ref=ref,
-            encounter_ref=encounter_ref[:100],
+            encounter_ref=encounter_ref,
             department_code=department[:20],
             cards=len(cards),
             at=now,
@@ -147,6 +221,8 @@ def evaluate(
             [
                 RuleFiring(
                     card_uuid=card.uuid,
+                    identity=identity,
+                    suggestions=card.suggestions,
                     consultation=consultation,
                     rule=finding.rule,
                     hook=hook,
@@ -158,10 +234,60 @@ def evaluate(
                     department_code=consultation.department_code,
                     fired_at=now,
                 )
-                for card, finding in zip(cards, findings, strict=True)
-            ]
+                for card, finding, identity in new
+            ],
+            # Two loads of the same chart at the same moment: the second one's duplicates are
+            # dropped by the unique identity and its cards take the first one's ids below.
+            ignore_conflicts=bool(encounter_ref),
         )
+    if encounter_ref and new:
+        winners = {
+            firing.identity: firing
+            for firing in RuleFiring.objects.filter(identity__in=[i for _c, _f, i in new if i])
+        }
+        for card, _finding, identity in new:
+            if identity in winners and str(winners[identity].card_uuid) != card.uuid:
+                _reuse(card, winners[identity])
     return cards
+
+
+def _consulted_today(who: Any, hook: str, ref: str, encounter_ref: str, now: Any) -> bool:
+    """Whether this user already consulted this hook for this encounter today (local day)."""
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return Consultation.objects.filter(
+        hook=hook, patient_ref=ref, encounter_ref=encounter_ref, user=who, at__gte=start
+    ).exists()
+
+
+def shown_card(user: Any, card: Any) -> dict[str, Any] | None:
+    """A card shown earlier (what the workstation needs to carry out its suggestion), or None when
+    it does not exist or the user may not see it (neither shown it nor able to open its patient)."""
+    from smartcare.patients.access import access_patient
+
+    try:
+        card_id = uuid.UUID(str(card).removeprefix("urn:uuid:"))
+    except ValueError:
+        return None
+    firing = RuleFiring.objects.select_related("consultation").filter(card_uuid=card_id).first()
+    if firing is None:
+        return None
+    if firing.user_id != getattr(user, "pk", None):
+        if firing.patient_id is None:
+            return None
+        try:
+            access_patient(user, firing.patient_id, AccessAction.CLINICAL, obj=firing, audit=False)
+        except NotFound:
+            return None
+    return {
+        "uuid": str(firing.card_uuid),
+        "hook": firing.hook,
+        "indicator": firing.indicator,
+        "summary": firing.summary,
+        "encounter_ref": firing.consultation.encounter_ref,
+        "patient_id": firing.patient_id,
+        "suggestions": firing.suggestions,
+        "outcome": firing.outcome,
+    }
 
 
 # --- Feedback ------------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def call_service(request: HttpRequest, service_id: str) -> HttpResponse:
         try:
             body = json.loads(request.body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidHookRequest(reason="the body is not JSON") from exc
+            raise InvalidHookRequest(reason=_("the body is not JSON")) from exc
         hooks.validate_request(svc, body)
         context = body["context"]
         patient = None
@@ -163,7 +163,7 @@ def feedback(request: HttpRequest, service_id: str) -> HttpResponse:
         try:
             body = json.loads(request.body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidHookRequest(reason="the body is not JSON") from exc
+            raise InvalidHookRequest(reason=_("the body is not JSON")) from exc
         services.record_feedback(user, body)
     except CodedError as error:
         return _problem(request, error)

@@ -78,3 +78,57 @@ class AlreadyAdmitted(CodedError):
     status = 409
     title = _("Already admitted")
     message = _("The patient already has an open inpatient stay.")
+
+
+class CardNotShown(CodedError):
+    code = "EMR-012"
+    status = 409
+    title = _("Advice no longer shown")
+    message = _("This decision-support card was not shown in this visit or was already answered.")
+
+
+class CommentRequired(CodedError):
+    code = "EMR-013"
+    status = 400
+    title = _("Comment required")
+    message = _("Say in a comment why this advice does not apply here.")
+
+
+class SuggestionNotSupported(CodedError):
+    code = "EMR-014"
+    status = 400
+    title = _("Suggestion cannot be carried out")
+    message = _("The workstation cannot carry out this suggestion: %(reason)s")
+
+
+class MalformedCodeFile(CodedError):
+    code = "EMR-015"
+    status = 400
+    title = _("Malformed ICD-10 file")
+    message = _("The ICD-10 file cannot be read (line %(line)s): %(reason)s. Nothing was loaded.")
+
+
+# Reasons a row of an ICD-10 file is rejected (the other rows are loaded).
+
+
+class InvalidIcd10Code(CodedError):
+    code = "EMR-016"
+    status = 400
+    title = _("Invalid ICD-10 code")
+    message = _(
+        "%(code)s is not an ICD-10 code (a letter, two digits, then optionally a dot and up to 12 letters or digits)."
+    )
+
+
+class MissingIcd10Name(CodedError):
+    code = "EMR-017"
+    status = 400
+    title = _("ICD-10 name missing")
+    message = _("The code %(code)s has no Chinese or no English name, or a name longer than 200 characters.")
+
+
+class DuplicateIcd10Code(CodedError):
+    code = "EMR-018"
+    status = 400
+    title = _("ICD-10 code twice in the file")
+    message = _("The code %(code)s is already on line %(first)s of the file.")

@@ -41,7 +41,7 @@ from smartcare.emr.choices import (
 class Icd10Code(BilingualNameMixin):
     """One ICD-10 (WHO) code with its Chinese and English title, shipped in ``data/icd10.csv``."""
 
-    code = models.CharField(_("code"), max_length=10, primary_key=True)
+    code = models.CharField(_("code"), max_length=16, primary_key=True)
     chapter = models.CharField(_("chapter"), max_length=8, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
 

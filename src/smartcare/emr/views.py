@@ -8,11 +8,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from smartcare.core import clock
@@ -32,12 +34,19 @@ from smartcare.emr.choices import (
     Route,
     VitalKind,
 )
+from smartcare.emr.errors import CardNotShown, CommentRequired, SuggestionNotSupported
 from smartcare.emr.models import Encounter, Note, Order, VitalSign
 from smartcare.organization.choices import BedStatus, RoomKind
 from smartcare.organization.models import Bed
 from smartcare.patients.models import Patient
 from smartcare.scheduling.choices import AppointmentStatus
 from smartcare.scheduling.models import Appointment
+
+# Decision support's codes, repeated here because emr may not import cdss (the layers point down).
+KNOWLEDGE_SYSTEM = "https://smartcare.example/knowledge"
+LOINC_SYSTEM = "http://loinc.org"
+OVERRIDE_REASON_SYSTEM = "https://smartcare.example/fhir/CodeSystem/cdss-override-reason"
+NOT_APPLICABLE = "not-applicable"
 
 
 @login_required
@@ -128,18 +137,20 @@ def _draft_order(request: HttpRequest, encounter: Any) -> Order:
     return order
 
 
-def _override_reason(post: Any) -> tuple[str, str]:
-    """The coded override reason chosen from the card (``system|code``) and the comment."""
-    system, _sep, code = post.get("override_code", "").rpartition("|")
-    return code.strip(), system.strip()
+def _override_reason(post: Any, suffix: str = "") -> tuple[str, str, str]:
+    """The coded override reason chosen from a card (``system|code``) and the comment; ``suffix``
+    is ``_<card id>`` for one card's own reason, empty for the reason given for all cards."""
+    system, _sep, code = post.get(f"override_code{suffix}", "").rpartition("|")
+    return code.strip(), system.strip(), post.get(f"override_reason{suffix}", "").strip()[:2000]
 
 
 def _sign_order_with_advice(request: HttpRequest, encounter: Any) -> list[dict[str, Any]]:
     """Sign a draft order after decision support (order-sign) has seen it.
 
-    A warning or critical card stops the signing and is shown. Signing anyway needs a reason (a
-    coded reason offered by the card, or a comment); the cards shown are then reported as
-    "overridden". Declining the order instead reports them as "accepted" (``decline_order``).
+    A warning or critical card stops the signing and is shown. Signing anyway needs a reason for
+    every card shown: its own (a coded reason offered by the card and/or a comment) or the one
+    given for all cards; each card is then reported as "overridden" with its reason. Declining the
+    order instead reports them as "accepted" (``decline_order``).
     """
     user: Any = request.user
     order = _draft_order(request, encounter)
@@ -148,19 +159,139 @@ def _sign_order_with_advice(request: HttpRequest, encounter: Any) -> list[dict[s
         return []
     require_capability(user, "emr.document")
     shown = [c for c in request.POST.getlist("card") if c]
-    code, system = _override_reason(request.POST)
-    comment = request.POST.get("override_reason", "").strip()
-    if shown and (code or comment):
-        services.sign_order(user, order.pk)
-        hooks.send_feedback(
-            user, shown, outcome="overridden", reason_code=code, reason_system=system, comment=comment
-        )
+    general = _override_reason(request.POST)
+    reasons = {}
+    for card in shown:
+        own = _override_reason(request.POST, f"_{card}")
+        reasons[card] = own if (own[0] or own[2]) else general
+    if shown and all(code or comment for code, _system, comment in reasons.values()):
+        with transaction.atomic():
+            services.sign_order(user, order.pk)
+            for card, (code, system, comment) in reasons.items():
+                hooks.send_feedback(
+                    user,
+                    [card],
+                    outcome="overridden",
+                    reason_code=code,
+                    reason_system=system,
+                    comment=comment,
+                )
         return []
+    # Asked again (no reason yet): the same cards come back with the same ids, counted once.
     cards = _advice(user, encounter, "order-sign", [order])
     if any(c.get("indicator") in ("warning", "critical") for c in cards):
         return cards
     services.sign_order(user, order.pk)
     return []
+
+
+def _shown_card(request: HttpRequest, encounter: Any) -> dict[str, Any]:
+    """The card the doctor answers: shown in this encounter and not answered yet (EMR-012)."""
+    card = hooks.shown_card(request.user, request.POST.get("card", "").strip())
+    if (
+        card is None
+        or card.get("encounter_ref") != str(encounter.pk)
+        or card.get("patient_id") not in (None, encounter.patient_id)
+        or card.get("outcome")
+    ):
+        raise CardNotShown(field="card")
+    return card
+
+
+def _exam_item(coding: list[Any]) -> tuple[str, str]:
+    """(knowledge key of the exam, its LOINC code) named by a suggested ServiceRequest's codings."""
+    from smartcare.knowledge.models import Node
+
+    codes = {str(c.get("system", "")): str(c.get("code", "")) for c in coding if isinstance(c, dict)}
+    key = codes.get(KNOWLEDGE_SYSTEM, "")
+    if key and Node.objects.filter(key=key, type="exam", is_active=True).exists():
+        return key, codes.get(LOINC_SYSTEM, "")
+    loinc = codes.get(LOINC_SYSTEM, "")
+    if loinc:
+        node = Node.objects.filter(loinc=loinc, type="exam", is_active=True).order_by("key").first()
+        if node is not None:
+            return node.key, loinc
+    return "", loinc
+
+
+def _carry_out(user: Any, encounter: Any, suggestion: dict[str, Any]) -> list[str]:
+    """Do what an accepted suggestion says, through the record's services: create → a draft lab
+    order (signed later, after order-sign); delete → cancel a draft order of this encounter.
+    Returns what was done, for the message."""
+    done: list[str] = []
+    for action in suggestion.get("actions") or []:
+        kind = action.get("type")
+        resource = action.get("resource") or {}
+        if kind == "create" and resource.get("resourceType") == "ServiceRequest":
+            code = resource.get("code") or {}
+            item, _loinc = _exam_item(code.get("coding") or [])
+            name = "" if item else str(code.get("text") or "")
+            placed = services.place_order(
+                user, encounter.pk, services.OrderData(kind=OrderKind.LAB, item=item, name=name)
+            )
+            done.append(placed.name)
+        elif kind == "delete":
+            for reference in action.get("resourceId") or []:
+                resource_type, _sep, pk = str(reference).partition("/")
+                order = encounter.orders.filter(pk=int(pk) if pk.isdigit() else 0).first()
+                if resource_type not in ("MedicationRequest", "ServiceRequest") or order is None:
+                    raise SuggestionNotSupported(reason=str(reference), field="suggestion")
+                services.cancel_order(user, order.pk, _("Removed after decision support"))
+                done.append(order.name)
+        else:
+            raise SuggestionNotSupported(reason=str(kind), field="suggestion")
+    return done
+
+
+def _accept_card(request: HttpRequest, encounter: Any) -> None:
+    """The doctor follows a card: its chosen suggestion is carried out (when it has one) and the
+    card is reported "accepted" with that suggestion, all or nothing."""
+    user: Any = request.user
+    require_capability(user, "emr.document")
+    require_capability(user, "cdss.hooks")
+    card = _shown_card(request, encounter)
+    chosen_id = request.POST.get("suggestion", "").strip()
+    chosen = None
+    if chosen_id:
+        chosen = next((s for s in card.get("suggestions") or [] if s.get("uuid") == chosen_id), None)
+        if chosen is None:
+            raise CardNotShown(field="suggestion")
+    with transaction.atomic():
+        done = _carry_out(user, encounter, chosen) if chosen else []
+        hooks.send_feedback(
+            user,
+            [card["uuid"]],
+            outcome="accepted",
+            accepted_suggestions=[chosen["uuid"]] if chosen else [],
+            strict=True,
+        )
+    if done:
+        messages.success(
+            request, _("Advice followed: %(done)s (draft, sign it below).") % {"done": ", ".join(done)}
+        )
+    else:
+        messages.success(request, _("Advice accepted."))
+
+
+def _card_not_applicable(request: HttpRequest, encounter: Any) -> None:
+    """The doctor marks a card "not applicable here" with a comment (overridden, coded reason)."""
+    user: Any = request.user
+    require_capability(user, "emr.document")
+    require_capability(user, "cdss.hooks")
+    card = _shown_card(request, encounter)
+    comment = request.POST.get("comment", "").strip()[:2000]
+    if not comment:
+        raise CommentRequired(field="comment")
+    hooks.send_feedback(
+        user,
+        [card["uuid"]],
+        outcome="overridden",
+        reason_code=NOT_APPLICABLE,
+        reason_system=OVERRIDE_REASON_SYSTEM,
+        comment=comment,
+        strict=True,
+    )
+    messages.success(request, _("Marked not applicable here."))
 
 
 def _handle(request: HttpRequest, encounter: Any) -> tuple[HttpResponse | None, list[dict[str, Any]]]:
@@ -231,6 +362,10 @@ def _handle(request: HttpRequest, encounter: Any) -> tuple[HttpResponse | None, 
         if cards:
             return None, cards
         messages.success(request, _("Order signed."))
+    elif action == "card_accept":
+        _accept_card(request, encounter)
+    elif action == "card_not_applicable":
+        _card_not_applicable(request, encounter)
     elif action == "decline_order":
         # The doctor followed the advice shown at signing: the draft is cancelled.
         order = _draft_order(request, encounter)
@@ -305,6 +440,22 @@ def _handle(request: HttpRequest, encounter: Any) -> tuple[HttpResponse | None, 
     return redirect("emr:encounter", encounter_id=encounter.pk), []
 
 
+FEEDBACK_LABELS = {
+    "accepted": _lazy("Accepted"),
+    "overridden": _lazy("Overridden"),
+    NOT_APPLICABLE: _lazy("Not applicable here"),
+}
+
+
+def _with_feedback(card: dict[str, Any]) -> dict[str, Any]:
+    """The answer already given on a card shown again in this visit, for the template."""
+    answer = (card.get("extension") or {}).get("org.smartcare.feedback")
+    if not answer:
+        return card
+    label = FEEDBACK_LABELS.get(answer.get("reason") or answer.get("outcome"), "")
+    return {**card, "answered": {**answer, "label": label}}
+
+
 def _free_beds(encounter: Any) -> list[Bed]:
     """Free ward beds: of the encounter's department to admit, of any department to transfer."""
     beds = Bed.objects.filter(status=BedStatus.FREE, room__kind=RoomKind.WARD).select_related(
@@ -332,8 +483,10 @@ def encounter(request: HttpRequest, encounter_id: int) -> HttpResponse:
                 raise
             error = exc
         found = selectors.encounter_for(user, encounter_id, reason="workstation")
-    if request.method == "GET" and found.is_open:
+    if found.is_open and not cards and (request.method == "GET" or error is not None):
+        # Every load shows the current care gaps; decision support counts a card once per visit.
         cards = [{**c, "hook": "patient-view"} for c in _advice(user, found, "patient-view")]
+    cards = [_with_feedback(c) for c in cards]
     rec = selectors.encounter_record(found)
     language = selectors.display_language()
     prompts: dict[int, dict[str, str]] = {}
@@ -372,6 +525,7 @@ def encounter(request: HttpRequest, encounter_id: int) -> HttpResponse:
             "error": error,
             "may_document": has_capability(user, "emr.document"),
             "may_record": has_capability(user, "emr.record"),
+            "may_answer": has_capability(user, "emr.document") and has_capability(user, "cdss.hooks"),
             "order_kinds": OrderKind.choices,
             "routes": Route.choices,
             "vital_kinds": VitalKind.choices,
