@@ -908,6 +908,11 @@ def answer_survey(actor: Any, invitation_id: Any, answers: Any) -> Questionnaire
     if invitation is None:
         raise NotFound()
     access_patient(actor, invitation.patient_id, AccessAction.UPDATE, obj=invitation, audit=False)
+    return _answer_invitation(actor, invitation, answers)
+
+
+def _answer_invitation(actor: Any, invitation: SurveyInvitation, answers: Any) -> QuestionnaireResponse:
+    """Store the answers of an open survey (locked by the caller) and close it."""
     if not invitation.is_open():
         raise SurveyClosed()
     response = _save_answers(
@@ -965,21 +970,7 @@ def invitation_for_link(token: str, *, lock: bool = False) -> SurveyInvitation:
 def answer_survey_by_link(token: str, answers: Any) -> QuestionnaireResponse:
     """The answer of a patient without a portal account, through the link of their SMS. Nobody is
     signed in: the link is the key (as a QR code's is), so it opens one open survey only."""
-    invitation = invitation_for_link(token, lock=True)
-    if not invitation.is_open():
-        raise SurveyClosed()
-    response = _save_answers(
-        None,
-        invitation.questionnaire,
-        invitation.patient_id,
-        answers,
-        invitation=invitation,
-        department_id=invitation.department_id,
-    )
-    invitation.status = InvitationStatus.ANSWERED
-    invitation.answered_at = response.submitted_at
-    invitation.save(update_fields=["status", "answered_at"])
-    return response
+    return _answer_invitation(None, invitation_for_link(token, lock=True), answers)
 
 
 def _invite_without_account(patient: Any, invitation: SurveyInvitation, department: Department) -> None:
