@@ -19,7 +19,7 @@ from smartcare.cdss.choices import FeedbackOutcome, Indicator, OverrideReason, R
 from smartcare.cdss.models import Consultation, RuleFiring
 from smartcare.cdss.seed import load_rules
 from smartcare.cdss.services import Card, evaluate
-from smartcare.emr.choices import OrderKind, OrderStatus
+from smartcare.emr.choices import EncounterKind, OrderKind, OrderStatus
 from smartcare.emr.models import Encounter, Observation, Order
 from smartcare.emr.selectors import clinical_facts
 from smartcare.simulation.registry import DemoContext, register_generator
@@ -122,7 +122,11 @@ def build_cdss(ctx: DemoContext) -> None:
     rng = ctx.rng
     load_rules()
     finished = list(
-        Encounter.objects.filter(ended_at__isnull=False, attending__isnull=False)
+        # The outpatient visits (the usage indicator is about them; the inpatient stays of emr_demo
+        # are not consulted here).
+        Encounter.objects.filter(
+            ended_at__isnull=False, attending__isnull=False, kind=EncounterKind.OUTPATIENT
+        )
         .select_related("patient", "attending__user", "department")
         .order_by("pk")
     )

@@ -16,18 +16,26 @@ Written in bulk (like the other demo generators): it is history, not something u
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
+import random
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone, translation
+
+from smartcare.accounts.choices import CareRelationshipKind, Role
+from smartcare.accounts.models import CareRelationship
 from smartcare.core import clock
 from smartcare.emr.choices import (
     AllergySeverity,
     EncounterKind,
     EncounterStatus,
+    MovementKind,
     NoteKind,
     NoteStatus,
     OrderKind,
@@ -39,6 +47,7 @@ from smartcare.emr.models import (
     Allergy,
     Diagnosis,
     Encounter,
+    EncounterMovement,
     Icd10Code,
     Note,
     NoteVersion,
@@ -47,10 +56,12 @@ from smartcare.emr.models import (
     Problem,
     VitalSign,
 )
+from smartcare.emr.services import CARE_AFTER_ENCOUNTER, _summary_sections
 from smartcare.knowledge.choices import EdgeType
 from smartcare.knowledge.models import Edge, Node
 from smartcare.knowledge.seed import ensure_seed
-from smartcare.organization.models import Department
+from smartcare.organization.choices import BedStatus, RoomKind
+from smartcare.organization.models import Bed, Department, Practitioner
 from smartcare.patients.models import Patient
 from smartcare.scheduling.choices import AppointmentStatus
 from smartcare.scheduling.models import Appointment
@@ -544,12 +555,649 @@ def build_emr(ctx: DemoContext) -> None:
         )
     Observation.objects.bulk_create(results, batch_size=500)
     within = sum(1 for n in notes if (n.writing_seconds or 0) <= 600)
+    stays_started = time.monotonic()
+    builder = StayBuilder(
+        ctx,
+        diseases=diseases,
+        fallback=fallback,
+        drugs=drugs,
+        exams=exams,
+        prescriber=prescriber,
+    )
+    builder.admit_all()
+    counts = builder.write_records()
+    ctx.state["inpatient_stays"] = [s.encounter.pk for s in builder.stays]  # for later generators
     ctx.log(
         f"emr: {len(encounters)} encounters, {len(notes)} signed notes "
         f"({within / max(1, len(notes)):.0%} within 10 minutes), {len(diagnoses)} diagnoses, "
         f"{len(orders)} orders, {len(results)} results, {len(problems)} problems, "
         f"{len(allergies)} allergies"
     )
+    ctx.log(
+        f"emr: {counts['stays']} inpatient stays ({counts['open']} in hospital now, "
+        f"{counts['documented']} with their full record, "
+        f"{counts['transfers']} transfers, {counts['operations']} operations), {counts['notes']} notes "
+        f"({counts['summaries']} signed discharge summaries), {counts['orders']} orders, "
+        f"{counts['results']} results ({time.monotonic() - stays_started:.1f}s)"
+    )
+
+
+# --- Inpatient stays ------------------------------------------------------------------------------
+
+STAY_DAYS = 395  # the demo year and the month before it (stays that were open when the year began)
+OCCUPANCY = 0.8  # of the ward beds, at the default demo size (5,000 patients)
+DEFAULT_PATIENTS = 5000
+PROGRESS_WRITING_MEDIAN = 300  # a daily progress note: 5 minutes
+ADMISSION_WRITING_MEDIAN = 900  # the admission note is the long one: 15 minutes
+SUMMARY_WRITING_MEDIAN = 360  # the drafted discharge summary, read, edited and signed: 6 minutes
+TRANSFER_SHARE = 0.08  # stays moved to another bed of the ward (a single room, the monitored beds)
+CARDIAC_PCI_SHARE = 0.25  # cardiology stays with a coronary stent
+SURGERY_SHARE = 0.75  # surgical and gynaecological stays with an operation
+DISCHARGE_DRUG_DAYS = 14
+# The full record (notes, orders, results, discharge summary) of the stays of the last 60 days and of
+# today's inpatients: writing it for the whole year would cost minutes (the summary generator alone
+# takes about 17 ms a stay, and the year has 20,000 stays).
+RECORD_DAYS = dt.timedelta(days=60)
+# Admission blood tests of every stay (LOINC, name), resulted within hours.
+ADMISSION_LABS = [("718-7", "血红蛋白"), ("2160-0", "肌酐"), ("2823-3", "血钾"), ("2345-7", "葡萄糖")]
+# Operations by ward (national department code). The names carry the words follow-up's
+# post-operative templates look for (胆囊切除, 关节置换, 支架).
+OPERATIONS: dict[str, list[str]] = {
+    "04.01": ["腹腔镜胆囊切除术", "腹腔镜阑尾切除术", "腹股沟疝无张力修补术"],
+    "04.02": ["开颅血肿清除术", "脑室腹腔分流术"],
+    "04.03": ["人工全髋关节置换术", "人工全膝关节置换术", "骨折切开复位内固定术"],
+    "04.04": ["经尿道前列腺电切术", "输尿管镜钬激光碎石术"],
+    "04.05": ["胸腔镜肺叶切除术", "胸腔闭式引流术"],
+    "05.01": ["腹腔镜子宫肌瘤剔除术", "宫腔镜检查术"],
+    "05.02": ["子宫下段剖宫产术", "会阴侧切缝合术"],
+    "03.04": ["冠状动脉支架植入术（PCI）"],
+}
+FALLBACK_DRUG = "drug:paracetamol"  # for diseases without a first-line drug in the knowledge graph
+# Wards that operate on some of their diseases only (ICD-10 prefixes): deliveries, coronary disease.
+OPERATED_DISEASES: dict[str, tuple[str, ...] | str] = {"05.02": ("O",), "03.04": ("I20", "I21", "I24", "I25")}
+ROUTINE_CARE = "一级护理，监测生命体征，完善相关检查"
+
+
+@dataclass
+class Stay:
+    encounter: Encounter
+    disease: Node
+    code: str  # national department code
+    attending_user: Any
+    doctors: list[Any]
+    age: int
+    transfer: tuple[dt.datetime, Any, Any] | None = None  # at, from bed, to bed
+    operation: str = ""
+    operated_at: dt.datetime | None = None
+    discharge_drugs: list[Order] = field(default_factory=list)
+
+
+def _writing(rng: Any, median: int) -> int:
+    return max(60, int(median * math.exp(rng.gauss(0, WRITING_SIGMA))))
+
+
+def _vitals_text(rng: Any) -> str:
+    return (
+        f"T {rng.uniform(36.2, 37.6):.1f}℃，P {rng.randint(64, 96)}次/分，R {rng.randint(16, 20)}次/分，"
+        f"BP {rng.randint(105, 150)}/{rng.randint(62, 92)}mmHg。神志清，精神可。"
+    )
+
+
+class StayBuilder:
+    """A year of inpatient stays on the demo wards, with their record."""
+
+    def __init__(
+        self,
+        ctx: DemoContext,
+        *,
+        diseases: dict[str, list[Node]],
+        fallback: list[Node],
+        drugs: dict[int, list[list[Node]]],
+        exams: dict[int, list[Node]],
+        prescriber: Prescriber,
+    ) -> None:
+        self.ctx = ctx
+        # A generator of its own: the stays do not change what the later generators draw.
+        self.rng = random.Random(f"inpatient-{ctx.seed}")
+        self.diseases = diseases
+        self.fallback = fallback
+        self.drugs = drugs
+        self.exams = exams
+        self.prescriber = copy.copy(prescriber)
+        self.prescriber.rng = self.rng
+        self.now = clock.now()
+        self.departments = {
+            d.pk: d for d in Department.objects.filter(is_active=True).select_related("national_code")
+        }
+        self.beds: dict[int, list[int]] = defaultdict(list)
+        for pk, department_id in (
+            Bed.objects.filter(room__kind=RoomKind.WARD, room__department__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "room__department_id")
+        ):
+            self.beds[department_id].append(pk)
+        self.doctors: dict[int, list[Any]] = defaultdict(list)
+        for practitioner in (
+            Practitioner.objects.filter(
+                user__role=Role.DOCTOR, user__is_active=True, department__isnull=False
+            )
+            .select_related("user")
+            .order_by("pk")
+        ):
+            self.doctors[practitioner.department_id].append(practitioner)
+        demo_patient = getattr(ctx.state.get("demo_patient"), "pk", None)
+        self.patients = [
+            Patient(pk=pk, sex=sex, birth_date=born)
+            for pk, sex, born in Patient.objects.exclude(pk=demo_patient or 0)
+            .order_by("pk")
+            .values_list("pk", "sex", "birth_date")
+        ]
+        self.lab_items = {
+            n.loinc: n.key
+            for n in Node.objects.filter(loinc__in=[c for c, _n in ADMISSION_LABS], is_active=True)
+        }
+        self.stays: list[Stay] = []
+
+    # -- who is admitted where and when --
+
+    def _candidates(self, department: Department) -> list[Patient]:
+        today = clock.today()
+        return [
+            p
+            for p in self.patients
+            if (department.min_age is None or _age(p, today) >= department.min_age)
+            and (department.max_age is None or _age(p, today) <= department.max_age)
+            and (not department.serves_sex or p.sex == department.serves_sex)
+        ]
+
+    def admit_all(self) -> None:
+        rng = self.rng
+        scale = min(1.0, self.ctx.patients / DEFAULT_PATIENTS)  # a smaller demo, emptier wards
+        first = clock.today() - dt.timedelta(days=STAY_DAYS)
+        busy_until: dict[int, dt.datetime] = {}
+        planned: list[tuple[dt.datetime, int, float]] = []
+        for department_id, beds in sorted(self.beds.items()):
+            department = self.departments.get(department_id)
+            if department is None or not self.doctors.get(department_id):
+                continue
+            for offset in range(STAY_DAYS + 1):
+                day = first + dt.timedelta(days=offset)
+                mean_stay = 9.5 - 1.5 * offset / STAY_DAYS  # stays shorten slowly over the year
+                admissions = len(beds) * OCCUPANCY * scale / mean_stay
+                for _ in range(int(admissions) + (rng.random() < admissions % 1)):
+                    start = timezone.make_aware(dt.datetime.combine(day, dt.time(8)))
+                    admitted = start + dt.timedelta(hours=rng.uniform(0, 12))
+                    if admitted < self.now:
+                        planned.append((admitted, department_id, mean_stay))
+        planned.sort(key=lambda row: (row[0], row[1]))
+        free_from: dict[int, dt.datetime] = {}
+        pools = {pk: self._candidates(d) for pk, d in self.departments.items() if pk in self.beds}
+        for admitted, department_id, mean_stay in planned:
+            department = self.departments[department_id]
+            beds = [b for b in self.beds[department_id] if free_from.get(b, admitted) <= admitted]
+            pool = pools.get(department_id) or []
+            if not beds or not pool:
+                continue  # the ward is full: the patient goes elsewhere
+            patient = None
+            for _ in range(12):
+                candidate = rng.choice(pool)
+                if busy_until.get(candidate.pk, admitted) <= admitted:
+                    patient = candidate
+                    break
+            if patient is None:
+                continue
+            days = max(1.0, rng.gammavariate(4.0, mean_stay / 4.0))
+            due = timezone.localtime(admitted + dt.timedelta(days=days))
+            # Discharged in the morning round; those due after now are today's inpatients.
+            discharged = due.replace(hour=rng.randint(9, 11), minute=rng.randint(0, 59))
+            if discharged <= admitted + dt.timedelta(hours=20):
+                discharged = admitted + dt.timedelta(hours=20)
+            open_stay = discharged >= self.now
+            bed = rng.choice(beds)
+            code = str(department.national_code_id or "")
+            pool_diseases = self.diseases.get(code) or self.fallback
+            if not pool_diseases:
+                continue
+            doctors = self.doctors[department_id]
+            attending = rng.choice(doctors)
+            end = None if open_stay else discharged
+            encounter = Encounter(
+                patient_id=patient.pk,
+                kind=EncounterKind.INPATIENT,
+                department_id=department_id,
+                attending=attending,
+                status=EncounterStatus.IN_PROGRESS if open_stay else EncounterStatus.FINISHED,
+                started_at=admitted,
+                ended_at=end,
+                admitted_at=admitted,
+                discharged_at=end,
+                bed_id=bed,
+                created_at=admitted,
+            )
+            encounter.patient = patient
+            encounter.department = department
+            stay = Stay(
+                encounter=encounter,
+                disease=rng.choice(pool_diseases),
+                code=code,
+                attending_user=attending.user,
+                doctors=[d.user for d in doctors],
+                age=_age(patient, admitted.date()),
+            )
+            released = discharged if not open_stay else self.now + dt.timedelta(days=3650)
+            if days >= 3 and rng.random() < TRANSFER_SHARE:
+                others = [b for b in beds if b != bed]
+                if others:
+                    at = admitted + dt.timedelta(days=rng.uniform(1, days - 1), hours=0)
+                    if at < self.now:
+                        to_bed = rng.choice(others)
+                        stay.transfer = (at, bed, to_bed)
+                        encounter.bed_id = to_bed
+                        free_from[bed] = at + dt.timedelta(hours=2)
+                        free_from[to_bed] = released + dt.timedelta(hours=2)
+            if stay.transfer is None:
+                free_from[bed] = released + dt.timedelta(hours=2)
+            busy_until[patient.pk] = released + dt.timedelta(days=7)
+            operations = OPERATIONS.get(code)
+            share = CARDIAC_PCI_SHARE if code == "03.04" else SURGERY_SHARE
+            fits = stay.disease.icd10.startswith(OPERATED_DISEASES.get(code, ""))
+            if operations and fits and rng.random() < share:
+                operated = admitted + dt.timedelta(days=min(2.0, days / 3), hours=rng.uniform(0, 4))
+                if operated < self.now:
+                    stay.operation = rng.choice(operations)
+                    stay.operated_at = operated
+            self.stays.append(stay)
+        Encounter.objects.bulk_create([s.encounter for s in self.stays], batch_size=1000)
+
+    # -- the record of each stay --
+
+    def write_records(self) -> dict[str, int]:
+        rng = self.rng
+        movements: list[EncounterMovement] = []
+        notes: list[Note] = []
+        diagnoses: list[Diagnosis] = []
+        orders: list[Order] = []
+        problems: dict[tuple[int, str], Problem] = {}
+        care: list[CareRelationship] = []
+        pending: list[tuple[Order, str, str, dt.datetime]] = []  # order, code, name, resulted
+        for stay in self.stays:
+            e = stay.encounter
+            admitted = e.admitted_at
+            assert admitted is not None
+            until = e.discharged_at or self.now
+            author = stay.attending_user
+            disease = stay.disease
+            diagnosis = f"{disease.icd10} {disease.name_zh}"
+            movements.append(
+                EncounterMovement(
+                    encounter=e,
+                    kind=MovementKind.ADMISSION,
+                    to_department_id=e.department_id,
+                    to_bed_id=stay.transfer[1] if stay.transfer else e.bed_id,
+                    at=admitted,
+                    by=author,
+                    reason=disease.name_zh,
+                )
+            )
+            if stay.transfer:
+                at, from_bed, to_bed = stay.transfer
+                movements.append(
+                    EncounterMovement(
+                        encounter=e,
+                        kind=MovementKind.TRANSFER,
+                        from_department_id=e.department_id,
+                        to_department_id=e.department_id,
+                        from_bed_id=from_bed,
+                        to_bed_id=to_bed,
+                        at=at,
+                        by=author,
+                        reason=rng.choice(["转入监护床位", "调至单间", "同病房调床"]),
+                    )
+                )
+            if e.discharged_at:
+                movements.append(
+                    EncounterMovement(
+                        encounter=e,
+                        kind=MovementKind.DISCHARGE,
+                        from_department_id=e.department_id,
+                        from_bed_id=e.bed_id,
+                        at=e.discharged_at,
+                        by=author,
+                        reason="好转出院",
+                    )
+                )
+            care.append(
+                CareRelationship(
+                    patient_id=e.patient_id,
+                    department_id=e.department_id,
+                    kind=CareRelationshipKind.ADMISSION,
+                    source=f"emr.encounter:{e.pk}",
+                    valid_from=admitted,
+                    valid_until=e.discharged_at + CARE_AFTER_ENCOUNTER if e.discharged_at else None,
+                )
+            )
+            diagnoses.append(
+                Diagnosis(
+                    encounter=e,
+                    icd10_id=disease.icd10,
+                    is_primary=True,
+                    recorded_by=author,
+                    created_at=admitted,
+                )
+            )
+            if disease.icd10.startswith(CHRONIC) and (e.patient_id, disease.icd10) not in problems:
+                problems[(e.patient_id, disease.icd10)] = Problem(
+                    patient_id=e.patient_id, icd10_id=disease.icd10, recorded_by=author, created_at=admitted
+                )
+            if not self.documented(e):
+                continue
+            # Drugs: the disease's first-line choices, given in hospital; the first one goes home.
+            choices = self.drugs.get(disease.pk, [])
+            picked: list[Node] = []
+            for choice in rng.sample(choices, min(2, len(choices))):
+                node = rng.choice(choice)
+                if node not in picked:
+                    picked.append(node)
+            if not picked and FALLBACK_DRUG in self.prescriber.nodes:
+                picked.append(self.prescriber.nodes[FALLBACK_DRUG])  # symptomatic treatment
+            drug_lines: list[str] = []
+            ordered = admitted + dt.timedelta(hours=1)
+            for node in picked:
+                key, name, atc, dose, per_day = self.prescriber.drug(node.key, age=stay.age)
+                drug_lines.append(name)
+                orders.append(
+                    Order(
+                        encounter=e,
+                        patient_id=e.patient_id,
+                        kind=OrderKind.MEDICATION,
+                        status=OrderStatus.COMPLETED if e.discharged_at else OrderStatus.ACTIVE,
+                        item=key,
+                        name=name,
+                        code=atc,
+                        dose=dose,
+                        dose_unit="mg",
+                        route="oral",
+                        frequency_per_day=Decimal(per_day),
+                        ordered_by=author,
+                        ordered_at=ordered,
+                        signed_at=ordered,
+                        ended_at=e.discharged_at,
+                        end_reason="出院" if e.discharged_at else "",
+                    )
+                )
+            if picked and e.discharged_at:
+                key, name, atc, dose, per_day = self.prescriber.drug(picked[0].key, age=stay.age)
+                going_home = e.discharged_at - dt.timedelta(hours=1)
+                order = Order(
+                    encounter=e,
+                    patient_id=e.patient_id,
+                    kind=OrderKind.MEDICATION,
+                    status=OrderStatus.ACTIVE,
+                    item=key,
+                    name=name,
+                    code=atc,
+                    dose=dose,
+                    dose_unit="mg",
+                    route="oral",
+                    frequency_per_day=Decimal(per_day),
+                    duration_days=DISCHARGE_DRUG_DAYS,
+                    instructions="出院带药",
+                    ordered_by=author,
+                    ordered_at=going_home,
+                    signed_at=going_home,
+                )
+                orders.append(order)
+                stay.discharge_drugs.append(order)
+            # Tests: the admission bloods, and the exams the disease calls for.
+            tests: list[tuple[str, str, str, str]] = [
+                (code, name, self.lab_items.get(code, ""), OrderKind.LAB) for code, name in ADMISSION_LABS
+            ]
+            for exam in self.exams.get(disease.pk, [])[:2]:
+                tests.append(
+                    (
+                        exam.loinc or exam.key,
+                        exam.name_zh,
+                        exam.key,
+                        OrderKind.LAB if exam.loinc else OrderKind.IMAGING,
+                    )
+                )
+            for code, name, item, kind in tests:
+                resulted = admitted + dt.timedelta(hours=rng.uniform(2, 20))
+                done = resulted <= until
+                order = Order(
+                    encounter=e,
+                    patient_id=e.patient_id,
+                    kind=kind,
+                    status=OrderStatus.COMPLETED if done else OrderStatus.SIGNED,
+                    item=item,
+                    name=name,
+                    code=code if kind == OrderKind.LAB else "",
+                    ordered_by=author,
+                    ordered_at=ordered,
+                    signed_at=ordered,
+                    ended_at=resulted if done else None,
+                )
+                orders.append(order)
+                if done:
+                    pending.append((order, code, name, resulted))
+            if stay.operation and stay.operated_at:
+                booked = stay.operated_at - dt.timedelta(hours=18)
+                orders.append(
+                    Order(
+                        encounter=e,
+                        patient_id=e.patient_id,
+                        kind=OrderKind.PROCEDURE,
+                        status=OrderStatus.COMPLETED,
+                        item="procedure:" + stay.operation,
+                        name=stay.operation,
+                        ordered_by=author,
+                        ordered_at=max(booked, ordered),
+                        signed_at=max(booked, ordered),
+                        ended_at=stay.operated_at + dt.timedelta(hours=2),
+                    )
+                )
+            # The admission note, then a progress note every day until discharge (or today).
+            seconds = _writing(rng, ADMISSION_WRITING_MEDIAN)
+            opened = admitted + dt.timedelta(hours=rng.uniform(0.5, 4))
+            plan = "；".join(
+                [ROUTINE_CARE, *drug_lines] + ([f"拟行{stay.operation}"] if stay.operation else [])
+            )
+            # Admitted in the last hours: the admission note is still being written.
+            writing = opened + dt.timedelta(seconds=seconds) > self.now
+            notes.append(
+                Note(
+                    encounter=e,
+                    author=author,
+                    kind=NoteKind.ADMISSION,
+                    status=NoteStatus.DRAFT if writing else NoteStatus.SIGNED,
+                    chief_complaint=f"{disease.name_zh}，症状加重{rng.randint(1, 14)}天",
+                    history=f"患者{stay.age}岁，因“{disease.name_zh}”门诊收入院。既往体健，否认药物过敏史。",
+                    examination=_vitals_text(rng),
+                    assessment=diagnosis,
+                    plan=plan,
+                    opened_at=min(opened, self.now),
+                    signed_at=None if writing else opened + dt.timedelta(seconds=seconds),
+                    writing_seconds=None if writing else seconds,
+                    drafted_from=["triage", "problems", "medications", "allergies"],
+                    created_at=opened,
+                )
+            )
+            day = 1
+            while True:
+                rounds = timezone.localtime(admitted).replace(hour=8, minute=30) + dt.timedelta(days=day)
+                opened = rounds + dt.timedelta(minutes=rng.randint(30, 240))
+                seconds = _writing(rng, PROGRESS_WRITING_MEDIAN)
+                if opened + dt.timedelta(seconds=seconds) >= until:
+                    break
+                after = (
+                    (opened - stay.operated_at).days
+                    if stay.operated_at and opened > stay.operated_at
+                    else None
+                )
+                history = f"住院第{day + 1}天" + (
+                    f"，{stay.operation}术后第{after + 1}天" if after is not None else ""
+                )
+                history += rng.choice(
+                    ["，患者自述症状较前好转。", "，一般情况可，饮食睡眠可。", "，无新发不适。"]
+                )
+                notes.append(
+                    Note(
+                        encounter=e,
+                        author=rng.choice(stay.doctors),
+                        kind=NoteKind.PROGRESS,
+                        status=NoteStatus.SIGNED,
+                        history=history,
+                        examination=_vitals_text(rng) + ("切口干燥，无渗出。" if after is not None else ""),
+                        assessment=f"{diagnosis}，病情稳定",
+                        plan=rng.choice(
+                            ["继续当前治疗，观察病情变化", "继续治疗，复查相关指标", "维持当前方案"]
+                        ),
+                        opened_at=opened,
+                        signed_at=opened + dt.timedelta(seconds=seconds),
+                        writing_seconds=seconds,
+                        drafted_from=["last_plan"],
+                        created_at=opened,
+                    )
+                )
+                day += 1
+        EncounterMovement.objects.bulk_create(movements, batch_size=1000)
+        CareRelationship.objects.bulk_create(care, batch_size=1000, ignore_conflicts=True)
+        Diagnosis.objects.bulk_create(diagnoses, batch_size=1000)
+        Problem.objects.bulk_create(list(problems.values()), batch_size=1000, ignore_conflicts=True)
+        Order.objects.bulk_create(orders, batch_size=1000)
+        results = [self._result(order, code, name, resulted) for order, code, name, resulted in pending]
+        Observation.objects.bulk_create(results, batch_size=1000)
+        Note.objects.bulk_create(notes, batch_size=1000)
+        summaries = self._discharge_summaries()
+        signed = [n for n in notes if n.status == NoteStatus.SIGNED] + summaries
+        NoteVersion.objects.bulk_create(
+            (
+                NoteVersion(
+                    note=n,
+                    number=1,
+                    content=n.sections(),
+                    signed_by=n.author,
+                    signed_at=n.signed_at or n.opened_at,
+                )
+                for n in signed
+            ),
+            batch_size=1000,
+        )
+        self._finish_discharge_drugs()
+        self._beds()
+        return {
+            "stays": len(self.stays),
+            "open": sum(1 for s in self.stays if s.encounter.discharged_at is None),
+            "transfers": sum(1 for s in self.stays if s.transfer),
+            "operations": sum(1 for s in self.stays if s.operation),
+            "notes": len(notes) + len(summaries),
+            "signed": len(signed),
+            "summaries": len(summaries),
+            "documented": sum(1 for s in self.stays if self.documented(s.encounter)),
+            "orders": len(orders),
+            "results": len(results),
+        }
+
+    def documented(self, encounter: Encounter) -> bool:
+        """Whether the stay gets its notes, orders, results and discharge summary: today's
+        inpatients and the stays of the last ``RECORD_DAYS`` (older ones keep admission, beds,
+        transfer, discharge and diagnosis, which is what the stay and bed indicators read)."""
+        return encounter.discharged_at is None or encounter.discharged_at >= self.now - RECORD_DAYS
+
+    def _result(self, order: Order, code: str, name: str, resulted: dt.datetime) -> Observation:
+        rng = self.rng
+        low: float | None = None
+        high: float | None = None
+        value: float | None = None
+        unit, flag, text = "", "", ""
+        if code in RESULT_RANGES:
+            bottom, top, unit = RESULT_RANGES[code]
+            # Three results in four within the reference range.
+            value = round(
+                rng.uniform(bottom, top) if rng.random() < 0.75 else rng.uniform(bottom * 0.85, top * 1.2), 1
+            )
+            low, high = bottom, top
+            flag = "H" if value > top else ("L" if value < bottom else "")
+        else:
+            abnormal = rng.random() < 0.3
+            text = "可见与临床诊断相符的改变" if abnormal else "未见明显异常"
+            flag = "A" if abnormal else ""
+        return Observation(
+            patient_id=order.patient_id,
+            encounter=order.encounter,
+            order=order,
+            code=code,
+            name=name,
+            value=value,
+            value_text=text,
+            unit=unit,
+            reference_low=low,
+            reference_high=high,
+            flag=flag,
+            observed_at=resulted,
+            source="lab" if order.kind == OrderKind.LAB else "manual",
+        )
+
+    def _discharge_summaries(self) -> list[Note]:
+        """Every finished stay's discharge summary, drafted from the record by the EMR's own summary
+        generator (the one behind "Generate discharge summary"), read and signed by the attending."""
+        rng = self.rng
+        summaries: list[Note] = []
+        with translation.override("zh-hans"):
+            for stay in self.stays:
+                e = stay.encounter
+                if e.discharged_at is None or not self.documented(e):
+                    continue
+                sections = _summary_sections(e, NoteKind.DISCHARGE_SUMMARY, "zh-hans")
+                seconds = _writing(rng, SUMMARY_WRITING_MEDIAN)
+                signed = e.discharged_at - dt.timedelta(minutes=rng.randint(10, 90))
+                opened = signed - dt.timedelta(seconds=seconds)
+                summaries.append(
+                    Note(
+                        encounter=e,
+                        author=stay.attending_user,
+                        kind=NoteKind.DISCHARGE_SUMMARY,
+                        status=NoteStatus.SIGNED,
+                        language="zh-hans",
+                        opened_at=opened,
+                        signed_at=signed,
+                        writing_seconds=seconds,
+                        drafted_from=["record"],
+                        created_at=opened,
+                        **sections,
+                    )
+                )
+        Note.objects.bulk_create(summaries, batch_size=1000)
+        return summaries
+
+    def _finish_discharge_drugs(self) -> None:
+        """Drugs taken home end when their course does (after the summary listed them)."""
+        ended = [
+            o
+            for s in self.stays
+            for o in s.discharge_drugs
+            if o.signed_at and o.signed_at + dt.timedelta(days=DISCHARGE_DRUG_DAYS) < self.now
+        ]
+        for order in ended:
+            order.status = OrderStatus.COMPLETED
+            order.ended_at = (order.signed_at or self.now) + dt.timedelta(days=DISCHARGE_DRUG_DAYS)
+        Order.objects.bulk_update(ended, ["status", "ended_at"], batch_size=1000)
+
+    def _beds(self) -> None:
+        """The wards as they are now: the beds of today's inpatients occupied, those left in the
+        last two hours being cleaned, the others free."""
+        Bed.objects.filter(room__kind=RoomKind.WARD).update(status=BedStatus.FREE)
+        recent = self.now - dt.timedelta(hours=2)
+        cleaning = [
+            s.encounter.bed_id
+            for s in self.stays
+            if s.encounter.bed_id and s.encounter.discharged_at and s.encounter.discharged_at >= recent
+        ]
+        Bed.objects.filter(pk__in=cleaning).update(status=BedStatus.CLEANING)
+        occupied = [
+            s.encounter.bed_id for s in self.stays if s.encounter.bed_id and s.encounter.discharged_at is None
+        ]
+        Bed.objects.filter(pk__in=occupied).update(status=BedStatus.OCCUPIED)
 
 
 register_generator("emr", build_emr, order=40)

@@ -2,10 +2,9 @@
 baseline year (with their history), the daily facts of the demo year, a few management actions
 and the evaluation report of the last finished quarter.
 
-The other generators record outpatient activity only; so that the stay and bed indicators
-(length of stay, bed occupancy and turnover) show real figures, a year of finished inpatient stays
-is added to the wards of the departments with beds (occupancy about 80 percent, stays shortening
-slowly from about 9.5 to 8 days), unless the EMR already has inpatient stays."""
+The stay and bed indicators (length of stay, bed occupancy and turnover) read the inpatient stays
+of the EMR demo (``emr_demo``, which runs before this generator: a year of admissions to the wards
+with their notes, orders, results and discharge summaries); this generator adds no stays of its own."""
 
 from __future__ import annotations
 
@@ -16,15 +15,13 @@ from django.contrib.auth import get_user_model
 
 from smartcare.accounts.choices import Role
 from smartcare.core import clock
-from smartcare.emr.choices import EncounterKind, EncounterStatus
+from smartcare.emr.choices import EncounterKind
 from smartcare.emr.models import Encounter
 from smartcare.kpi import facts
-from smartcare.kpi.indicators import day_bounds
 from smartcare.kpi.models import ActionStatus, IndicatorSetting, ManagementAction, SettingChange
 from smartcare.kpi.periods import period_containing
 from smartcare.kpi.report import generate_report
-from smartcare.organization.models import Bed, Department
-from smartcare.patients.models import Patient
+from smartcare.organization.models import Department
 from smartcare.simulation.registry import DemoContext, register_generator
 
 HISTORY_DAYS = 365
@@ -58,51 +55,6 @@ ACTIONS = [
     ),
     ("equipment_utilization", "CT 预约开放至晚间时段", Role.OPERATIONS_MANAGER, -10, ActionStatus.OPEN, ""),
 ]
-
-
-def build_stays(ctx: DemoContext) -> int:
-    """A year of finished inpatient stays in the departments that have beds."""
-    if Encounter.objects.filter(kind=EncounterKind.INPATIENT).exists():
-        return 0
-    rng = ctx.rng
-    beds: dict[int, int] = {}
-    for department_id in Bed.objects.values_list("room__department_id", flat=True):
-        if department_id is not None:
-            beds[department_id] = beds.get(department_id, 0) + 1
-    patients = list(Patient.objects.order_by("pk").values_list("pk", flat=True)[:5000])
-    if not beds or not patients:
-        return 0
-    today = clock.today()
-    first = today - dt.timedelta(days=HISTORY_DAYS + 30)
-    now = clock.now()
-    rows = []
-    for department_id, count in sorted(beds.items()):
-        for offset in range(HISTORY_DAYS + 30):
-            day = first + dt.timedelta(days=offset)
-            progress = offset / (HISTORY_DAYS + 30)
-            mean_stay = 9.5 - 1.5 * progress
-            admissions = count * 0.8 / mean_stay
-            for _ in range(int(admissions) + (rng.random() < admissions % 1)):
-                start, _end = day_bounds(day, day)
-                admitted = start + dt.timedelta(hours=rng.uniform(8, 20))
-                discharged = admitted + dt.timedelta(days=max(1.0, rng.gammavariate(4.0, mean_stay / 4.0)))
-                if discharged >= now:
-                    continue
-                rows.append(
-                    Encounter(
-                        patient_id=rng.choice(patients),
-                        kind=EncounterKind.INPATIENT,
-                        department_id=department_id,
-                        status=EncounterStatus.FINISHED,
-                        started_at=admitted,
-                        ended_at=discharged,
-                        admitted_at=admitted,
-                        discharged_at=discharged,
-                        reason="住院",
-                    )
-                )
-    Encounter.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
 
 
 def build_kpi(ctx: DemoContext) -> None:
@@ -141,7 +93,7 @@ def build_kpi(ctx: DemoContext) -> None:
             changed_by=manager,
             changed_at=now - dt.timedelta(days=days_ago),
         )
-    stays = build_stays(ctx)
+    stays = Encounter.objects.filter(kind=EncounterKind.INPATIENT).count()
     rows = facts.build_facts(today - dt.timedelta(days=HISTORY_DAYS), today)
     department = Department.objects.filter(
         pk=getattr(getattr(head, "practitioner", None), "department_id", None) or 0
