@@ -65,7 +65,7 @@ def test_path(hospital: TestHospital) -> None:
     assert body["edges"][0]["type"] == "first_line_drug"
 
     for params, status, code in (
-        ({"source": "disease:hypertension", "target": "department:internal_medicine"}, 404, "KNOW-002"),
+        ({"source": "disease:hypertension", "target": "drug:montelukast"}, 404, "KNOW-002"),
         ({"source": "disease:hypertension", "target": "drug:unobtainium"}, 404, "KNOW-404"),
         ({"source": "disease:hypertension", "target": "drug:amlodipine", "max_depth": 9}, 400, "CORE-001"),
         ({"source": "disease:hypertension"}, 400, "CORE-001"),

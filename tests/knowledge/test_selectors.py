@@ -118,10 +118,13 @@ def test_a_longer_path_joins_consecutive_nodes_in_either_direction() -> None:
 
 
 def test_no_path_when_too_far_or_unconnected() -> None:
-    # Internal medicine (03) has no edges in the seed: nothing reaches it.
+    # Montelukast is 7 steps from hypertension in the seed (every department is joined to the
+    # population groups it serves, so no department is unconnected any more).
     with pytest.raises(NoPath) as caught:
-        selectors.find_path("disease:hypertension", "department:internal_medicine")
+        selectors.find_path("disease:hypertension", "drug:montelukast")
     assert caught.value.code == "KNOW-002"
+    with pytest.raises(NoPath):
+        selectors.find_path("disease:hypertension", "drug:montelukast", max_depth=6)
     distance = selectors.find_path("symptom:diarrhea", "drug:warfarin", max_depth=6).length
     with pytest.raises(NoPath):
         selectors.find_path("symptom:diarrhea", "drug:warfarin", max_depth=distance - 1)
@@ -134,19 +137,18 @@ def test_no_path_when_too_far_or_unconnected() -> None:
 
 def test_the_cached_graph_follows_changes() -> None:
     with pytest.raises(NoPath):
-        selectors.find_path("disease:hypertension", "department:internal_medicine")
+        selectors.find_path("disease:hypertension", "drug:montelukast")
     Edge.objects.create(
-        type=EdgeType.TREATED_IN,
+        type=EdgeType.FIRST_LINE_DRUG,
         source=Node.objects.get(key="disease:hypertension"),
-        target=Node.objects.get(key="department:internal_medicine"),
-        rank=4,
+        target=Node.objects.get(key="drug:montelukast"),
         provenance="test",
         origin="local-curation",
     )
-    assert selectors.find_path("disease:hypertension", "department:internal_medicine").length == 1
-    Node.objects.filter(key="department:internal_medicine").update(is_active=False)
+    assert selectors.find_path("disease:hypertension", "drug:montelukast").length == 1
+    Node.objects.filter(key="drug:montelukast").update(is_active=False)
     with pytest.raises(NodeNotFound):
-        selectors.find_path("disease:hypertension", "department:internal_medicine")
+        selectors.find_path("disease:hypertension", "drug:montelukast")
 
 
 def test_drug_classes_are_followed_transitively() -> None:

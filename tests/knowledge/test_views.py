@@ -88,9 +88,7 @@ def test_path_finder(hospital: TestHospital) -> None:
         "disease:hypertension",
         "drug:amlodipine",
     ]
-    none = client.get(
-        "/knowledge/path/", {"source": "disease:hypertension", "target": "department:internal_medicine"}
-    )
+    none = client.get("/knowledge/path/", {"source": "disease:hypertension", "target": "drug:montelukast"})
     assert none.status_code == 404
     assert _error_code(none) == "KNOW-002"
     unknown = client.get("/knowledge/path/", {"source": "disease:hypertension", "target": "完全不存在的东西"})

@@ -80,6 +80,7 @@ class RedFlagAdmin(admin.ModelAdmin):
     list_filter = ("action", "origin", "is_active")
     search_fields = ("key", "name_zh", "name_en")
     readonly_fields = ("release",)
+    autocomplete_fields = ("conditions",)
 
 
 @admin.register(FollowUpQuestion)

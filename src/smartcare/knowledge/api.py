@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from smartcare.core.errors import InvalidInput
@@ -66,9 +66,20 @@ class EdgeGroupOut(Schema):
     neighbours: list[NeighbourOut]
 
 
+class RedFlagOut(Schema):
+    key: str
+    name_zh: str
+    name_en: str
+    action: str = Field(description='"call_120" or "emergency"')
+    reason_zh: str
+    reason_en: str
+    provenance: str
+
+
 class NodeDetailOut(Schema):
     node: NodeOut
     groups: list[EdgeGroupOut]
+    red_flags: list[RedFlagOut] = Field(description="Red flags that warn of this condition (diseases)")
 
 
 class PathEdgeOut(Schema):
@@ -198,6 +209,18 @@ def node(request: HttpRequest, key: str) -> dict[str, Any]:
                 ],
             }
             for group in detail.groups
+        ],
+        "red_flags": [
+            {
+                "key": flag.key,
+                "name_zh": flag.name_zh,
+                "name_en": flag.name_en,
+                "action": flag.action,
+                "reason_zh": flag.reason_zh,
+                "reason_en": flag.reason_en,
+                "provenance": flag.provenance,
+            }
+            for flag in detail.red_flags
         ],
     }
 

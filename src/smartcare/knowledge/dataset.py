@@ -219,6 +219,22 @@ def read_smartcare(
         for key in [*all_of, *any_of]:
             if types.get(key) not in FINDING_TYPES:
                 problems.add(where, _("%r is not a symptom or sign.") % key)
+        conditions = flag.get("conditions", [])
+        if not isinstance(conditions, list) or not all(isinstance(k, str) for k in conditions):
+            problems.add(where, _("conditions must be a list of disease ids."))
+            continue
+        for key in conditions:
+            if types.get(key) != NodeType.DISEASE:
+                problems.add(
+                    where,
+                    _("The red flag %(flag)s warns of %(node)r, which is not a disease in the graph.")
+                    % {"flag": flag.get("id"), "node": key},
+                )
+        if len(set(conditions)) != len(conditions):
+            problems.add(where, _("A condition appears twice."))
+        provenance = flag.get("provenance")
+        if conditions and (not isinstance(provenance, str) or not provenance.strip()):
+            problems.add(where, _("A red flag linked to conditions needs its provenance."))
 
     for index, question in enumerate(data["followup_questions"]):
         where = f"followup_questions[{index}]"

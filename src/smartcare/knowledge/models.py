@@ -179,6 +179,16 @@ class RedFlag(BilingualNameMixin, FromDataset):
     action = models.CharField(_("action"), max_length=12, choices=RedFlagAction.choices)
     reason_zh = models.TextField(_("reason and first aid (Chinese)"))
     reason_en = models.TextField(_("reason and first aid (English)"))
+    # The conditions the flag warns of (acute myocardial infarction for crushing chest pain): the
+    # disease page lists its red flags and triage names them in its explanation.
+    conditions = models.ManyToManyField(
+        Node,
+        blank=True,
+        related_name="red_flags",
+        verbose_name=_("conditions it warns of"),
+        limit_choices_to={"type": NodeType.DISEASE},
+    )
+    provenance = models.CharField(_("provenance"), max_length=400, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     is_active = models.BooleanField(_("active"), default=True)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from smartcare.core.errors import InvalidInput, NotFound
 from smartcare.knowledge.choices import INVERSE_EDGE_LABELS, EdgeType, NodeType
 from smartcare.knowledge.errors import NodeNotFound, NoPath
-from smartcare.knowledge.models import Edge, KnowledgeRelease, Node
+from smartcare.knowledge.models import Edge, KnowledgeRelease, Node, RedFlag
 
 SEARCH_LIMIT_MAX = 100
 PATH_MAX_DEPTH = 6
@@ -116,6 +116,7 @@ class EdgeGroup:
 class NodeDetail:
     node: Node
     groups: list[EdgeGroup]
+    red_flags: list[RedFlag] = field(default_factory=list)  # active flags that warn of this condition
 
 
 def _group_order(kind: str, other: str) -> list[Any]:
@@ -135,7 +136,8 @@ def node_detail(key: str, *, per_group: int = GROUP_LIMIT) -> NodeDetail:
 
     ``interacts_with`` is undirected and comes as one group (direction "both"). Each group holds
     at most ``per_group`` neighbours, in a useful order (frequency, rank, severity, else name),
-    and says how many there are in all. Raises ``NodeNotFound`` for an unknown id.
+    and says how many there are in all. A disease also comes with the active red flags that warn
+    of it. Raises ``NodeNotFound`` for an unknown id.
     """
     node = Node.objects.select_related("department").filter(key=key).first()
     if node is None:
@@ -181,7 +183,8 @@ def node_detail(key: str, *, per_group: int = GROUP_LIMIT) -> NodeDetail:
                 neighbours = [Neighbour(e, e.source) for e in edges[:per_group]]
                 label = str(INVERSE_EDGE_LABELS[EdgeType(kind)])
             groups.append(EdgeGroup(kind, direction, label, total, neighbours))
-    return NodeDetail(node=node, groups=groups)
+    flags = list(node.red_flags.filter(is_active=True).order_by("action", "key"))
+    return NodeDetail(node=node, groups=groups, red_flags=flags)
 
 
 # --- Paths -------------------------------------------------------------------------------------

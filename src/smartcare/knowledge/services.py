@@ -384,13 +384,14 @@ def _apply_edges(
 def _apply_red_flags(dataset: Dataset, release: KnowledgeRelease, counts: Counter[str]) -> None:
     keys = []
     others = set(RedFlag.objects.exclude(origin=dataset.origin).values_list("key", flat=True))
+    linked = _nodes_by_key({k for item in dataset.red_flags for k in item.get("conditions", [])})
     for item in dataset.red_flags:
         keys.append(item["id"])
         if item["id"] in others:
             counts["red_flags_of_other_datasets"] += 1
             _note(dataset, "kept_other_datasets", item["id"])
             continue
-        _, created = RedFlag.objects.update_or_create(
+        flag, created = RedFlag.objects.update_or_create(
             key=item["id"],
             defaults={
                 "name_zh": item["name_zh"],
@@ -403,11 +404,14 @@ def _apply_red_flags(dataset: Dataset, release: KnowledgeRelease, counts: Counte
                 "action": item["action"],
                 "reason_zh": item["reason_zh"],
                 "reason_en": item["reason_en"],
+                "provenance": str(item.get("provenance", ""))[:400],
                 "origin": dataset.origin,
                 "release": release,
                 "is_active": True,
             },
         )
+        flag.conditions.set([linked[k] for k in item.get("conditions", [])])
+        counts["red_flag_links"] += len(item.get("conditions", []))
         counts["red_flags_created" if created else "red_flags_written"] += 1
     if dataset.replace:
         gone = RedFlag.objects.filter(origin=dataset.origin, is_active=True).exclude(key__in=keys)

@@ -55,7 +55,11 @@ def search(request: HttpRequest) -> HttpResponse:
 def node(request: HttpRequest, key: str) -> HttpResponse:
     require_capability(request.user, "knowledge.view")
     detail = selectors.node_detail(key)  # KNOW-404 page for an unknown id
-    return render(request, "knowledge/node.html", {"node": detail.node, "groups": detail.groups})
+    return render(
+        request,
+        "knowledge/node.html",
+        {"node": detail.node, "groups": detail.groups, "red_flags": detail.red_flags},
+    )
 
 
 @login_required

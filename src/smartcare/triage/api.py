@@ -85,6 +85,12 @@ class DepartmentOut(Schema):
     booking_url: str | None = Field(description="Follow to book (null: the hospital has no such clinic)")
 
 
+class WarnedConditionOut(Schema):
+    key: str
+    name_zh: str
+    name_en: str
+
+
 class RedFlagOut(Schema):
     key: str
     name_zh: str
@@ -93,6 +99,7 @@ class RedFlagOut(Schema):
     reason_zh: str
     reason_en: str
     findings: list[str]
+    conditions: list[WarnedConditionOut] = Field(description="Conditions the red flag warns of")
 
 
 class QuestionOut(Schema):

@@ -46,6 +46,7 @@ from smartcare.triage.types import (
     RedFlagHit,
     TriageRequest,
     TriageResult,
+    WarnedCondition,
 )
 
 EMERGENCY = "20"
@@ -63,6 +64,7 @@ GRAPH_WEIGHT = 0.6  # share of the graph in the blend when the text named findin
 RANK_WEIGHT = {1: 1.0, 2: 0.35, 3: 0.2}
 CLOSE_RATIO = 0.6  # the runner-up within this ratio of the best: ask a question
 MAX_QUESTIONS = 3
+RED_FLAG_CONDITIONS = 4  # conditions named in an emergency answer's explanation, at most
 NAMED_DEPARTMENT_WEIGHT = 0.5  # "想挂皮肤科"
 INTENT_WEIGHT = 0.35  # a service asked for: "想打流感疫苗", "acupuncture"
 # Departments patients are not sent to from triage: anaesthesia, intensive care, laboratory,
@@ -119,9 +121,13 @@ class Engine:
         self.pregnancy_flags = {f.key for f in graph.red_flags if f.pregnant}
         # Who each department serves, from the graph's ``serves`` edges (children 0-14 -> 07, 08,
         # 09; newborns -> 07.01; women -> 05, 05.01, 06; pregnant women -> 05.02; 60+ -> 03.10).
-        self.children_only = graph.departments_only_for(lambda g: g.max_age is not None and g.max_age <= 14)
-        self.women_only = graph.departments_only_for(lambda g: g.sex == "female")
-        self.older_only = graph.departments_only_for(lambda g: g.min_age is not None and g.min_age >= 60)
+        self.children_only = graph.departments_only_for(
+            lambda g: g.max_age is not None and g.max_age <= 14, "age"
+        )
+        self.women_only = graph.departments_only_for(lambda g: g.sex == "female", "sex")
+        self.older_only = graph.departments_only_for(
+            lambda g: g.min_age is not None and g.min_age >= 60, "age"
+        )
 
     @staticmethod
     def _build_lexicon(graph: Graph) -> Lexicon:
@@ -256,6 +262,15 @@ class Engine:
                     "red_flag", names=[f"{f.name_zh}" for f in flags], names_en=[f.name_en for f in flags]
                 )
             ]
+            warned = list({c.key: c for f in flags for c in f.conditions}.values())[:RED_FLAG_CONDITIONS]
+            if warned:
+                reasons[first].append(
+                    _reason(
+                        "red_flag_conditions",
+                        conditions=[c.name_zh for c in warned],
+                        conditions_en=[c.name_en for c in warned],
+                    )
+                )
         result.departments = [
             self._suggestion(code, score, conditions, reasons.get(code, []))
             for code, score in ranked[:3]
@@ -304,6 +319,11 @@ class Engine:
                     reason_zh=flag.reason_zh,
                     reason_en=flag.reason_en,
                     findings=sorted((set(flag.all_of) | set(flag.any_of)) & present),
+                    conditions=[
+                        WarnedCondition(c.key, c.name_zh, c.name_en)
+                        for c in flag.conditions.all()
+                        if c.is_active
+                    ],
                 )
             )
         hits.sort(key=lambda f: f.action != "call_120")
@@ -644,6 +664,10 @@ REASONS = {
         "Older adults with several chronic conditions can have an overall review in Geriatrics",
     ),
     "red_flag": ("危险信号：{names}", "Warning signs: {names_en}"),
+    "red_flag_conditions": (
+        "这些信号可能提示{conditions}，需要立即排除",
+        "These signs can mean {conditions_en}, which must be ruled out at once",
+    ),
 }
 
 

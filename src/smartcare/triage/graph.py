@@ -52,12 +52,20 @@ class Graph:
     questions: list[FollowUpQuestion]
     serves: dict[str, list[str]]  # population group -> department codes
 
-    def departments_only_for(self, accepts: Callable[[Concept], bool]) -> set[str]:
-        """Department codes whose every served population group (``serves`` edges) passes ``accepts``."""
+    def departments_only_for(self, accepts: Callable[[Concept], bool], dimension: str) -> set[str]:
+        """Department codes whose served groups (``serves`` edges) of one dimension all pass ``accepts``.
+
+        Every department lists the age groups and the sex groups it serves (``data/FORMAT.md``);
+        ``dimension`` is ``"age"`` (groups with an age range) or ``"sex"`` (groups with a sex and
+        no age range, pregnant women included). A department with no group of that dimension is
+        not restricted by it."""
         groups: dict[str, list[Concept]] = {}
         for group, codes in self.serves.items():
+            concept = self.concepts.get(group)
+            if concept is None or _dimension(concept) != dimension:
+                continue
             for code in codes:
-                groups.setdefault(code, []).append(self.concepts[group])
+                groups.setdefault(code, []).append(concept)
         return {code for code, served in groups.items() if all(accepts(g) for g in served)}
 
     def name(self, key: str, english: bool) -> str:
@@ -65,6 +73,12 @@ class Graph:
         if concept is None:
             return key
         return concept.name_en if english else concept.name_zh
+
+
+def _dimension(group: Concept) -> str:
+    if group.min_age is not None or group.max_age is not None:
+        return "age"
+    return "sex" if group.sex else ""
 
 
 def fingerprint() -> str:
@@ -152,7 +166,7 @@ def load_graph(version: str | None = None) -> Graph:
         by_body_part=by_body_part,
         department_names=names,
         department_parent=parents,
-        red_flags=list(RedFlag.objects.filter(is_active=True)),
+        red_flags=list(RedFlag.objects.filter(is_active=True).prefetch_related("conditions")),
         questions=list(FollowUpQuestion.objects.filter(is_active=True).select_related("symptom")),
         serves=serves,
     )

@@ -89,6 +89,9 @@ def present(result: TriageResult, *, record_id: int | None, language: str) -> di
                 "name": r.name_en if english else r.name_zh,
                 "reason": r.reason_en if english else r.reason_zh,
                 "action": r.action,
+                "conditions": (", " if english else "、").join(
+                    c.name_en if english else c.name_zh for c in r.conditions
+                ),
             }
             for r in result.red_flags
         ],

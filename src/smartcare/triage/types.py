@@ -50,6 +50,15 @@ class DepartmentSuggestion:
 
 
 @dataclass
+class WarnedCondition:
+    """A condition a red flag warns of (its ``conditions`` link in the knowledge graph)."""
+
+    key: str
+    name_zh: str
+    name_en: str
+
+
+@dataclass
 class RedFlagHit:
     key: str
     name_zh: str
@@ -58,6 +67,7 @@ class RedFlagHit:
     reason_zh: str
     reason_en: str
     findings: list[str] = field(default_factory=list)
+    conditions: list[WarnedCondition] = field(default_factory=list)
 
 
 @dataclass

@@ -19,6 +19,7 @@ COUNT_LABELS = {
     "edges_removed": _("edges removed"),
     "red_flags_created": _("red flags created"),
     "red_flags_written": _("red flags written"),
+    "red_flag_links": _("red-flag links to conditions"),
     "red_flags_retired": _("red flags retired"),
     "questions_created": _("questions created"),
     "questions_written": _("questions written"),
