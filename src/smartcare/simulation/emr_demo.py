@@ -172,6 +172,23 @@ class Plan:
     child_weight: float | None = None
 
 
+def _write_first_versions(notes: list[Note], *, batch_size: int) -> None:
+    """The signed version 1 of each signed demo note (what signing writes one by one)."""
+    NoteVersion.objects.bulk_create(
+        (
+            NoteVersion(
+                note=n,
+                number=1,
+                content=n.sections(),
+                signed_by=n.author,
+                signed_at=n.signed_at or n.opened_at,
+            )
+            for n in notes
+        ),
+        batch_size=batch_size,
+    )
+
+
 def _department_diseases() -> dict[str, list[Node]]:
     """National department code id -> diseases the knowledge graph treats there (with ICD-10)."""
     known = set(Icd10Code.objects.values_list("code", flat=True))
@@ -503,19 +520,7 @@ def build_emr(ctx: DemoContext) -> None:
             orders.append(order)
             pending_results.append((order, exam, resulted))
     Note.objects.bulk_create(notes, batch_size=500)
-    NoteVersion.objects.bulk_create(
-        (
-            NoteVersion(
-                note=n,
-                number=1,
-                content=n.sections(),
-                signed_by=n.author,
-                signed_at=n.signed_at or n.opened_at,
-            )
-            for n in notes
-        ),
-        batch_size=500,
-    )
+    _write_first_versions(notes, batch_size=500)
     Diagnosis.objects.bulk_create(diagnoses, batch_size=500)
     Order.objects.bulk_create(orders, batch_size=500)
     Problem.objects.bulk_create(list(problems.values()), batch_size=500, ignore_conflicts=True)
@@ -1070,19 +1075,7 @@ class StayBuilder:
         Note.objects.bulk_create(notes, batch_size=1000)
         summaries = self._discharge_summaries()
         signed = [n for n in notes if n.status == NoteStatus.SIGNED] + summaries
-        NoteVersion.objects.bulk_create(
-            (
-                NoteVersion(
-                    note=n,
-                    number=1,
-                    content=n.sections(),
-                    signed_by=n.author,
-                    signed_at=n.signed_at or n.opened_at,
-                )
-                for n in signed
-            ),
-            batch_size=1000,
-        )
+        _write_first_versions(signed, batch_size=1000)
         self._finish_discharge_drugs()
         self._beds()
         return {
