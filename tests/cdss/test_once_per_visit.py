@@ -5,7 +5,6 @@ Request validation reasons are translated (CDSS-001 keeps its code)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import pytest
@@ -16,31 +15,15 @@ from smartcare.cdss.models import Consultation, RuleFiring
 from smartcare.cdss.selectors import decision_support_usage, rule_statistics
 from smartcare.cdss.services import new_rule_version
 from smartcare.core import clock
+from tests.cdss.conftest import post
 from tests.cdss.helpers import bundle, hook_request, observation
-from tests.factories import TestHospital, build_hospital
+from tests.factories import TestHospital
 
 pytestmark = pytest.mark.django_db
 
 VIEW = "/cds-services/smartcare-patient-view"
 GAP = "gap.diabetes_hba1c"
 HYPERTENSION = "gap.hypertension_k_creatinine"
-
-
-@pytest.fixture()
-def hospital(settings: Any) -> TestHospital:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    return build_hospital()
-
-
-@pytest.fixture()
-def doctor(hospital: TestHospital) -> Client:
-    client = Client()
-    client.force_login(hospital.user("doctor"))
-    return client
-
-
-def post(client: Client, url: str, body: Any, **headers: str) -> Any:
-    return client.post(url, json.dumps(body), content_type="application/json", headers=headers)
 
 
 def diabetic_chart(
